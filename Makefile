@@ -1,0 +1,65 @@
+# Two commands do everything on a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PORT ?= 5000
+PUBLIC_URL ?= http://127.0.0.1:$(PORT)
+MAIL_PORT ?= 1025
+INSTANCE_PATH ?= $(CURDIR)/instance
+MAIL_CATCHER_DIR ?= $(INSTANCE_PATH)/maildir
+export PORT PUBLIC_URL MAIL_PORT INSTANCE_PATH MAIL_CATCHER_DIR
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PYTEST_ARGS ?=
+
+.PHONY: run test deps system-deps assets translations migrate seed lint extract-messages clean
+
+run: deps assets migrate seed  ## set up what is missing, then start every process of the service
+	@echo "CallBack is starting on $(PUBLIC_URL) (Ctrl+C stops all processes)"
+	$(BIN)/honcho start -f Procfile
+
+test: deps assets  ## the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+deps: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/install-system-deps; \
+	else bash scripts/install-system-deps || echo "make: continuing without the packages above"; fi
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+assets: deps translations  ## LESS through Flask-Assets (node's lessc)
+	$(FLASK) assets build
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d app/translations --statistics 2>&1 | tail -n 1
+
+extract-messages: $(VENV)/.installed  ## after adding interface strings: refresh the catalogues
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot \
+		--no-location --sort-output --omit-header .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --omit-header
+
+migrate: deps
+	mkdir -p $(INSTANCE_PATH)
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) demo seed
+
+lint: deps
+	$(BIN)/ruff check app admin dialer tests migrations
+
+clean:
+	rm -rf $(VENV) node_modules app/static/gen app/static/.webassets-manifest

@@ -1,0 +1,13 @@
+"""The back office on Flask-Admin: `init_admin(app)` builds a fresh Admin for each app."""
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from admin.base import SecureIndexView
+from admin.mail import MailCatcherView
+
+
+def init_admin(app) -> Admin:
+    admin = Admin(app, name="CallBack", index_view=SecureIndexView(), theme=Bootstrap4Theme())
+    admin.add_view(MailCatcherView(name=_l("Mail received"), endpoint="mailbox", url="mailbox"))
+    return admin

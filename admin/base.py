@@ -1,0 +1,30 @@
+"""The one access rule of the back office: staff only; clients get 403, strangers the login page."""
+from flask import abort, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView
+from flask_login import current_user
+from flask_principal import Permission, RoleNeed
+
+staff_permission = Permission(RoleNeed("admin"), RoleNeed("manager"))
+admin_permission = Permission(RoleNeed("admin"))
+
+
+class SecureMixin:
+    """Mixed into every back-office view; `permission` narrows who may open it."""
+
+    permission = staff_permission
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and self.permission.can()
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+
+class SecureIndexView(SecureMixin, AdminIndexView):
+    pass
+
+
+class SecureBaseView(SecureMixin, BaseView):
+    pass

@@ -1,0 +1,85 @@
+"""Command-line tools: `flask --app wsgi users create ...` and `flask --app wsgi demo seed [--json]`."""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.services import accounts, sites
+from app.services.accounts import AccountError
+
+users_cli = AppGroup("users", help="Manage users.")
+demo_cli = AppGroup("demo", help="Demo data for trying the service.")
+
+# Demo-only credentials, printed by `demo seed`; a real installation creates its staff with `users create`.
+DEMO_PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "client": "demo-client-pass"}
+DEMO_EMAILS = {role: f"{role}@demo.example.com" for role in DEMO_PASSWORDS}
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice(["admin", "manager", "client"]), required=True)
+@click.option("--account", "account_id", type=int, help="The account of a client user.")
+def create_user(email: str, password: str, role: str, account_id: int | None) -> None:
+    try:
+        user = accounts.create_user(email, password, role, account_id)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@demo_cli.command("seed")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def seed(as_json: bool) -> None:
+    """Create (or refresh) an administrator, a manager and a client account with a demo site. Idempotent."""
+    for role in ("admin", "manager"):
+        _ensure_user(role)
+    client = _ensure_client()
+    site = client.account.sites[0] if client.account.sites else _demo_site(client.account)
+    db.session.commit()
+    result = {role: {"email": DEMO_EMAILS[role], "password": DEMO_PASSWORDS[role]} for role in DEMO_PASSWORDS}
+    result.update(account_id=client.account.id, client_id=client.account.client_code,
+                  site_key=site.public_key, site_origin=current_app.config["PUBLIC_URL"])
+    click.echo(json.dumps(result) if as_json else _as_text(result))
+
+
+def _ensure_user(role: str):
+    user = accounts.find_user(DEMO_EMAILS[role])
+    if user is None:
+        return accounts.create_user(DEMO_EMAILS[role], DEMO_PASSWORDS[role], role)
+    if not _password_is(user, role):
+        accounts.set_password(user, DEMO_PASSWORDS[role])
+    return user
+
+
+def _password_is(user, role: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    return check_password_hash(user.password_hash, DEMO_PASSWORDS[role])
+
+
+def _ensure_client():
+    user = accounts.find_user(DEMO_EMAILS["client"])
+    if user is None:
+        return accounts.signup(DEMO_EMAILS["client"], DEMO_PASSWORDS["client"], "Demo Company")
+    return _ensure_user("client")
+
+
+def _demo_site(account):
+    public = current_app.config["PUBLIC_URL"]
+    port = urlsplit(public).port or current_app.config["PORT"]
+    origins = [public, f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    return sites.create_site(account, "Demo site", origins)
+
+
+def _as_text(result: dict) -> str:
+    lines = [f"{role:8} {result[role]['email']}  password: {result[role]['password']}" for role in DEMO_PASSWORDS]
+    lines += [f"client ID {result['client_id']} (account {result['account_id']})",
+              f"site key  {result['site_key']}  origin {result['site_origin']}"]
+    return "\n".join(lines)

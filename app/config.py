@@ -1,0 +1,84 @@
+"""Configuration read only from environment variables (documented in README.md)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so a demo survives restarts without configuration."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def from_env(env: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("INSTANCE_PATH") or DEFAULT_INSTANCE)
+    port = int(env.get("PORT") or 5000)
+    public_url = (env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
+    redis_url = env.get("REDIS_URL") or None
+    return {
+        "INSTANCE_PATH": str(instance),
+        "PORT": port,
+        "PUBLIC_URL": public_url,
+        "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance / 'callback.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH") or str(instance / "huey.db"),
+        "HUEY_IMMEDIATE": _flag(env.get("HUEY_IMMEDIATE")),
+        # Mail (Flask-Mailman names). The embedded default is the local catcher started by `make run`.
+        "MAIL_SERVER": env.get("MAIL_SERVER") or "127.0.0.1",
+        "MAIL_PORT": int(env.get("MAIL_PORT") or 1025),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),
+        "MAIL_TIMEOUT": int(env.get("MAIL_TIMEOUT") or 10),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "CallBack MTT <noreply@callback.localhost>",
+        "MAIL_CATCHER_DIR": env.get("MAIL_CATCHER_DIR") or str(instance / "maildir"),
+        # Telephony (used by the telephony issue).
+        "MTT_API_URL": env.get("MTT_API_URL") or "http://127.0.0.1:5050/api/jsonrpc",
+        "MTT_LOGIN": env.get("MTT_LOGIN") or "sandbox",
+        "MTT_PASSWORD": env.get("MTT_PASSWORD") or "sandbox",
+        "MTT_CUSTOMER_NAME": env.get("MTT_CUSTOMER_NAME") or "sandbox",
+        "MTT_SMS_URL": env.get("MTT_SMS_URL") or "http://127.0.0.1:5050/sms",
+        "MTT_SMS_TOKEN": env.get("MTT_SMS_TOKEN") or "sandbox",
+        # Web security.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": public_url.startswith("https://"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": public_url.startswith("https://"),
+        "PREFERRED_URL_SCHEME": "https" if public_url.startswith("https://") else "http",
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
+        # Interface.
+        "BABEL_DEFAULT_LOCALE": "ru",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",
+        "LANGUAGES": ("ru", "en"),
+        # Flask-Assets: built by `make assets`; the manifest lets a running app find the versioned file.
+        "LESS_BIN": env.get("LESS_BIN") or str(PROJECT_ROOT / "node_modules" / ".bin" / "lessc"),
+        "ASSETS_AUTO_BUILD": _flag(env.get("ASSETS_AUTO_BUILD")),
+        "ASSETS_MANIFEST": "file",
+        "ASSETS_CACHE": False,
+    }

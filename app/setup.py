@@ -1,0 +1,135 @@
+"""The `register_*` helpers `create_app` calls; each wires one concern into the app."""
+from __future__ import annotations
+
+from flask import Flask, has_request_context, render_template, session
+from flask_login import current_user
+from flask_principal import AnonymousIdentity, Identity, RoleNeed, UserNeed, identity_loaded
+
+from app import templating
+from app.extensions import assets, babel, csrf, db, limiter, login_manager, mail, migrate, principal
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (one metadata for Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR") or _migrations_dir()))
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+def _migrations_dir():
+    from app.config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "migrations"
+
+
+def register_security(app: Flask) -> None:
+    from app.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        user_id, _, _generation = session_id.partition(":")
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        if user is None or not user.is_active or user.get_id() != session_id:
+            return None
+        return user
+
+    principal.init_app(app)
+
+    @principal.identity_loader
+    def identity_from_login():
+        return Identity(current_user.id) if current_user.is_authenticated else AnonymousIdentity()
+
+    @identity_loaded.connect_via(app)
+    def add_needs(sender, identity):
+        if current_user.is_authenticated:
+            identity.provides.add(UserNeed(current_user.id))
+            identity.provides.add(RoleNeed(current_user.role))
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        )
+        return response
+
+
+def register_i18n(app: Flask) -> None:
+    def select_locale():
+        if has_request_context() and current_user.is_authenticated and current_user.account is not None:
+            return current_user.account.locale
+        lang = session.get("lang") if has_request_context() else None
+        return lang if lang in app.config["LANGUAGES"] else app.config["BABEL_DEFAULT_LOCALE"]
+
+    def select_timezone():
+        if has_request_context() and current_user.is_authenticated and current_user.account is not None:
+            return current_user.account.timezone
+        return None
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    templating.register(app)
+
+
+def register_assets(app: Flask) -> None:
+    """LESS sources in assets/ compiled by node's lessc into app/static/gen (`make assets`)."""
+    from webassets import Bundle
+
+    assets.init_app(app)
+    if "site_css" not in assets:
+        assets.register("site_css", Bundle("../../assets/less/site.less", filters="less",
+                                           output="gen/site.%(version)s.css",
+                                           depends="../../assets/less/*.less"))
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.portal import bp as portal_bp
+    from app.site import bp as site_bp
+
+    app.register_blueprint(site_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(portal_bp)
+
+    @app.teardown_appcontext
+    def close_session(exc):
+        db.session.remove()
+
+
+def register_error_handlers(app: Flask) -> None:
+    def page(code: int):
+        def handler(error):
+            return render_template("errors.html", code=code, error=error), code
+        return handler
+
+    for code in (400, 403, 404, 405, 429, 500):
+        app.register_error_handler(code, page(code))
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import demo_cli, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+
+
+def register_admin(app: Flask) -> None:
+    from admin import init_admin
+
+    init_admin(app)
+
+
+def register_worker(app: Flask) -> None:
+    from dialer.huey_app import init_app
+
+    init_app(app)

@@ -1,0 +1,1 @@
+"""The worker side: the Huey queue, its tasks, telephony providers and the MTT sandbox."""

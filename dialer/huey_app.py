@@ -1,0 +1,63 @@
+"""The Huey object, chosen by configuration: Redis when REDIS_URL is set, else an SQLite file."""
+from __future__ import annotations
+
+import functools
+import os
+
+from huey import RedisHuey, SqliteHuey
+
+from app.config import from_env
+
+_bound_app = None
+
+
+def make_huey(config: dict):
+    common = {"results": False, "utc": True, "store_intermediate_errors": False}
+    if config["REDIS_URL"]:
+        return RedisHuey("callback", url=config["REDIS_URL"], **common)
+    os.makedirs(os.path.dirname(config["HUEY_SQLITE_PATH"]), exist_ok=True)
+    return SqliteHuey("callback", filename=config["HUEY_SQLITE_PATH"], **common)
+
+
+huey = make_huey(from_env())
+
+
+def init_app(app) -> None:
+    """Tasks run in this app (the worker's, or a web process's in immediate mode)."""
+    global _bound_app
+    _bound_app = app
+    huey.immediate = bool(app.config["HUEY_IMMEDIATE"])
+
+
+def _app():
+    global _bound_app
+    if _bound_app is None:
+        from app import create_app
+
+        init_app(create_app())
+    return _bound_app
+
+
+def _in_app_context(fn):
+    """Each task run gets a fresh app context (and so its own database session), closed afterwards."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        from app.extensions import db
+
+        with _app().app_context():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    return run
+
+
+def task(name: str, **options):
+    """`@task("mail.send_notification")`: a Huey task with a stable name, run in an app context."""
+    return lambda fn: huey.task(name=name, **options)(_in_app_context(fn))
+
+
+def periodic_task(name: str, schedule, **options):
+    return lambda fn: huey.periodic_task(schedule, name=name, **options)(_in_app_context(fn))

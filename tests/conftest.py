@@ -1,0 +1,212 @@
+"""Fixtures (nouns): real PostgreSQL, Redis and SMTP servers, a migrated database per test, the app, users."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import tempfile
+
+import pytest
+
+# Before the app is imported: keep the Huey SQLite file and the secret out of the repository's instance folder.
+_SESSION_DIR = tempfile.mkdtemp(prefix="callback-tests-")
+os.environ.setdefault("INSTANCE_PATH", _SESSION_DIR)
+for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "PUBLIC_URL", "PORT"):
+    os.environ.pop(_name, None)
+
+from servers import ServerUnavailable, postgres_server, redis_server, smtp_server  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = ("sqlite", "postgresql")
+_db_counter = itertools.count()
+
+
+def _unavailable(exc: Exception):
+    if IN_CI:
+        pytest.fail(f"a server the tests need is missing in CI: {exc}")
+    pytest.skip(f"server unavailable: {exc}")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+        metafunc.parametrize("backend", BACKENDS)
+
+
+@pytest.fixture
+def backend():
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+
+
+@pytest.fixture(scope="session")
+def redis_service():
+    try:
+        with redis_server() as server:
+            yield server
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+
+
+@pytest.fixture(scope="session")
+def smtp_service():
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox(smtp_service):
+    """The SMTP server's received mail, emptied for this test; restarted if a test stopped it."""
+    if not smtp_service.running:
+        smtp_service.start()
+    smtp_service.clear()
+    yield smtp_service
+    if not smtp_service.running:
+        smtp_service.start()
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(_overrides(url, _SESSION_DIR))
+    with app.app_context():
+        upgrade()
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def _overrides(url: str, instance: str, **extra) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "INSTANCE_PATH": instance,
+        "SECRET_KEY": "test-secret",
+        "HUEY_IMMEDIATE": True,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": 9,  # discard: tests that read mail use the `mailbox` fixture's port
+        "MAIL_TIMEOUT": 5,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAIL_CATCHER_DIR": os.path.join(instance, "maildir"),
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def sqlite_template():
+    path = os.path.join(_SESSION_DIR, "template.sqlite")
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres):
+    postgres.create_database("callback_template")
+    _migrate(postgres.url("callback_template"))
+    return "callback_template"
+
+
+@pytest.fixture
+def database_url(backend, tmp_path, request):
+    """A freshly migrated database of the test's backend, copied from a template migrated once."""
+    if backend == "sqlite":
+        path = tmp_path / "callback.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    template = request.getfixturevalue("postgres_template")
+    postgres = request.getfixturevalue("postgres")
+    name = f"callback_test_{os.getpid()}_{next(_db_counter)}"
+    with postgres.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    request.addfinalizer(lambda: postgres.drop_database(name))
+    return postgres.url(name)
+
+
+@pytest.fixture
+def app_overrides():
+    """Extra configuration for the `app` fixture; override in a test module or with indirect parametrization."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, mailbox, app_overrides):
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app(_overrides(database_url, str(tmp_path), MAIL_PORT=mailbox.port, **app_overrides))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def submit(client, url: str, data: dict, *, page: str | None = None, **kwargs):
+    """Post a form as a browser would: fetch the page, take its CSRF token, send the fields."""
+    html = client.get(page or url).get_data(as_text=True)
+    return client.post(url, data={"csrf_token": csrf_token(html), **data}, **kwargs)
+
+
+@pytest.fixture
+def make_client_user(app):
+    """Factory: sign up a client account through the service; returns (user id, account id, email, password)."""
+    from app.extensions import db
+    from app.services import accounts
+
+    counter = itertools.count(1)
+
+    def make(email: str | None = None, password: str = "correct-horse-9", company: str = "Acme LLC"):
+        email = email or f"client{next(counter)}@acme.example.com"
+        with app.app_context():
+            user = accounts.signup(email, password, company)
+            db.session.commit()
+            return user.id, user.account_id, email, password
+
+    return make
+
+
+@pytest.fixture
+def make_staff_user(app):
+    from app.extensions import db
+    from app.services import accounts
+
+    def make(role: str, email: str | None = None, password: str = "staff-pass-123"):
+        email = email or f"{role}@callback.example.com"
+        with app.app_context():
+            user = accounts.create_user(email, password, role)
+            db.session.commit()
+            return user.id, email, password
+
+    return make
+
+
+def login(client, email: str, password: str):
+    return submit(client, "/login", {"email": email, "password": password})
