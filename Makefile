@@ -48,8 +48,8 @@ translations: $(VENV)/.installed
 
 extract-messages: $(VENV)/.installed  ## after adding interface strings: refresh the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot \
-		--no-location --sort-output --omit-header .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --omit-header
+		--no-location --sort-output --project=CallBack app admin
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 migrate: deps
 	mkdir -p $(INSTANCE_PATH)

@@ -45,6 +45,7 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH") or str(instance / "huey.db"),
         "HUEY_IMMEDIATE": _flag(env.get("HUEY_IMMEDIATE")),
         # Mail (Flask-Mailman names). The embedded default is the local catcher started by `make run`.
+        "MAIL_BACKEND": "smtp",  # also under TESTING: tests talk to a real SMTP server
         "MAIL_SERVER": env.get("MAIL_SERVER") or "127.0.0.1",
         "MAIL_PORT": int(env.get("MAIL_PORT") or 1025),
         "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,

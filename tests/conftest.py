@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 import tempfile
 
@@ -143,7 +142,9 @@ def app(database_url, tmp_path, mailbox, app_overrides):
     from app import create_app
     from app.extensions import db
 
-    app = create_app(_overrides(database_url, str(tmp_path), MAIL_PORT=mailbox.port, **app_overrides))
+    config = _overrides(database_url, str(tmp_path), MAIL_PORT=mailbox.port)
+    config.update(app_overrides)
+    app = create_app(config)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -158,21 +159,6 @@ def app_ctx(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-
-
-def csrf_token(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "the page has no CSRF token"
-    return match.group(1) or match.group(2)
-
-
-def submit(client, url: str, data: dict, *, page: str | None = None, **kwargs):
-    """Post a form as a browser would: fetch the page, take its CSRF token, send the fields."""
-    html = client.get(page or url).get_data(as_text=True)
-    return client.post(url, data={"csrf_token": csrf_token(html), **data}, **kwargs)
 
 
 @pytest.fixture
@@ -206,7 +192,3 @@ def make_staff_user(app):
             return user.id, email, password
 
     return make
-
-
-def login(client, email: str, password: str):
-    return submit(client, "/login", {"email": email, "password": password})

@@ -86,17 +86,18 @@ def logout():
 @login_required
 def change_password():
     form = PasswordChangeForm()
+    user = current_user._get_current_object()
     if form.validate_on_submit():
         try:
-            accounts.change_password(current_user, form.current_password.data, form.new_password.data)
+            accounts.change_password(user, form.current_password.data, form.new_password.data)
         except AccountError as exc:
             db.session.rollback()
             _field_for(form, exc.code).errors.append(str(exc))
         else:
             db.session.commit()
-            login_user(current_user)  # keep this session valid after the change
+            login_user(user)  # this session stays valid; the others end with the old password
             flash(_("Your password has been changed."), "success")
-            return redirect(_home_for(current_user))
+            return redirect(_home_for(user))
     return render_template("auth/password_change.html", form=form)
 
 

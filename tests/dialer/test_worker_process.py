@@ -1,0 +1,310 @@
+"""The real worker process (`python -m dialer.main`) delivers the outbox over each queue backend and database.
+
+The test process plays the web process: it signs a client up, which writes the welcome notification and, after
+commit, enqueues `mail.send_notification` on the shared queue (Huey on an SQLite file, or on Redis). The worker,
+a separate process configured only through environment variables, picks the task up and sends the mail to the
+`mailbox` SMTP sink.
+
+`dialer.huey_app.huey` is chosen from environment variables when the module is first imported, and
+`init_app(app)` only toggles its `immediate` flag: the queue settings of the app given to `create_app` are not
+used for enqueueing. So the test builds the queue the worker will use with the app's own `make_huey(config)`
+and moves its storage onto the module's Huey object (whose task registry is already populated), restoring
+everything afterwards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.db import utcnow
+from app.extensions import db
+from app.models import Account, Notification
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PUBLIC_URL = "http://callback.test"
+PASSWORD = "correct-horse-9"
+_redis_dbs = itertools.count()
+
+pytestmark = pytest.mark.timeout(90)
+
+# (database backend, queue backend): every pairing; the brief's minimum is sqlite+sqlite and postgresql+redis.
+COMBINATIONS = [
+    pytest.param("sqlite", "sqlite", id="sqlite-db+sqlite-huey"),
+    pytest.param("sqlite", "redis", id="sqlite-db+redis-huey"),
+    pytest.param("postgresql", "redis", id="postgresql-db+redis-huey"),
+    pytest.param("postgresql", "sqlite", id="postgresql-db+sqlite-huey"),
+]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture
+def queue_env(queue, tmp_path, request) -> dict[str, str]:
+    """The queue variables shared by the worker and the test process; Redis gets a database of its own, flushed."""
+    if queue == "sqlite":
+        yield {"HUEY_SQLITE_PATH": str(tmp_path / "queue" / "huey.sqlite")}
+        return
+    import redis
+
+    service = request.getfixturevalue("redis_service")
+    url = service.url.rsplit("/", 1)[0] + f"/{1 + next(_redis_dbs) % 15}"  # db 0 is left to other tests
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield {"REDIS_URL": url}
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def web_app(database_url, queue_env, tmp_path, mailbox, monkeypatch):
+    """The test process's app (the "web process"), enqueueing on the same queue as the worker."""
+    from app import create_app
+    from app.config import from_env
+    from dialer import huey_app
+
+    # Record the module-level state that create_app()/init_app() mutate so that monkeypatch restores it all.
+    huey = huey_app.huey
+    for name in ("storage", "storage_class", "storage_kwargs", "_immediate"):
+        monkeypatch.setattr(huey, name, getattr(huey, name))
+    monkeypatch.setattr(huey_app, "_bound_app", huey_app._bound_app)
+
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "test-secret",
+        "PUBLIC_URL": PUBLIC_URL,
+        "HUEY_IMMEDIATE": False,
+        "REDIS_URL": queue_env.get("REDIS_URL"),
+        "HUEY_SQLITE_PATH": queue_env.get("HUEY_SQLITE_PATH") or str(tmp_path / "unused-huey.sqlite"),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": mailbox.port,
+        "MAIL_TIMEOUT": 5,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    })
+    assert huey_app._bound_app is app and huey.immediate is False
+
+    # The queue the worker builds from its environment, built by the same factory from the same variables.
+    queue = huey_app.make_huey(from_env(_worker_env(database_url, queue_env, tmp_path, mailbox.port)))
+    huey.storage_class, huey.storage_kwargs, huey.storage = queue.storage_class, queue.storage_kwargs, queue.storage
+    assert huey.pending_count() == 0
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _worker_env(database_url: str, queue_env: dict, tmp_path: Path, mail_port: int) -> dict[str, str]:
+    own = ("DATABASE_URL", "REDIS_URL", "HUEY_", "MAIL_", "PUBLIC_URL", "INSTANCE_PATH", "SECRET_KEY", "PORT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    env.update({
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "test-secret",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(mail_port),
+        "MAIL_TIMEOUT": "5",
+        "PUBLIC_URL": PUBLIC_URL,
+        "PYTHONUNBUFFERED": "1",
+        **queue_env,
+    })
+    return env
+
+
+class Worker:
+    def __init__(self, proc: subprocess.Popen, log_path: Path):
+        self.proc = proc
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            pytest.fail(f"the worker exited with {self.proc.returncode}:\n{self.log()}")
+
+    def wait_for_log(self, text: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"the worker did not log {text!r} within {timeout}s:\n{self.log()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@pytest.fixture
+def worker(web_app, database_url, queue_env, tmp_path, mailbox):
+    """`python -m dialer.main -w 2` with its own environment; its output goes to tmp_path/worker.log."""
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dialer.main", "-w", "2"],
+            cwd=PROJECT_ROOT, env=_worker_env(database_url, queue_env, tmp_path, mailbox.port),
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    running = Worker(proc, log_path)
+    try:
+        running.wait_for_log("Huey consumer started")
+        yield running
+    finally:
+        running.stop()
+        print(f"--- worker log ({log_path}), exit code {proc.returncode} ---\n{running.log()}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _sign_up(app, email: str) -> tuple[int, str]:
+    """A client signs up in the "web process"; returns the welcome notification's id and the client ID."""
+    from app.services import accounts
+
+    with app.app_context():
+        user = accounts.signup(email, PASSWORD, "Acme LLC")
+        db.session.commit()  # writes the outbox row; enqueues mail.send_notification after the commit
+        account = db.session.get(Account, user.account_id)
+        notification_id = db.session.scalar(
+            sa.select(Notification.id).where(Notification.dedup_key == f"welcome:{account.id}"))
+        assert notification_id is not None
+        return notification_id, account.client_code
+
+
+def _row(app, notification_id: int) -> dict:
+    with app.app_context():  # a fresh session: sees what the worker committed
+        return db.session.execute(
+            sa.select(Notification.status, Notification.attempts, Notification.last_error,
+                      Notification.next_attempt_at, Notification.claimed_at, Notification.sent_at)
+            .where(Notification.id == notification_id)
+        ).one()._asdict()
+
+
+def _wait_for_row(app, notification_id: int, worker: Worker, predicate, what: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = _row(app, notification_id)
+        if predicate(row):
+            return row
+        worker.check_alive()
+        if time.monotonic() > deadline:
+            pytest.fail(f"notification {notification_id} is not {what} after {timeout}s: {row}\n{worker.log()}")
+        time.sleep(0.05)
+
+
+def _wait_for_mail(mailbox, worker: Worker, count: int = 1, timeout: float = 15):
+    try:
+        return mailbox.wait_for(count, timeout=timeout)
+    except AssertionError as exc:
+        worker.check_alive()
+        pytest.fail(f"{exc}\n--- worker log ---\n{worker.log()}")
+
+
+def _executions(worker: Worker, task_name: str) -> int:
+    """How many times the worker started the task (Huey logs "Executing <module>.<name>: <id>")."""
+    return sum(" Executing " in line and f".{task_name}: " in line for line in worker.log().splitlines())
+
+
+def _assert_no_more_mail(mailbox, count: int, settle: float = 1.0) -> None:
+    time.sleep(settle)  # time for a duplicate, if any, to arrive
+    assert len(mailbox.messages) == count, [m.subject for m in mailbox.messages]
+
+
+def _assert_enqueued_without_error(caplog) -> None:
+    lost = [r for r in caplog.records if r.name == "app.services.outbox" and r.levelno >= logging.ERROR]
+    assert not lost, [r.getMessage() for r in lost]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tests
+
+
+@pytest.mark.parametrize(("backend", "queue"), COMBINATIONS)
+def test_worker_sends_the_welcome_mail_enqueued_by_sign_up(web_app, worker, mailbox, caplog, backend, queue):
+    started = time.monotonic()
+    notification_id, client_code = _sign_up(web_app, "anna@shop.example.com")
+    _assert_enqueued_without_error(caplog)
+
+    [mail] = _wait_for_mail(mailbox, worker)
+    assert mail.rcpt_tos == ["anna@shop.example.com"]
+    assert client_code in mail.subject and client_code in mail.text
+    assert mail.message["Message-ID"] == f"<notification-{notification_id}@callback.test>"
+    assert mail.message.get_body(("html",)) is not None
+
+    row = _wait_for_row(web_app, notification_id, worker, lambda r: r["status"] == "sent", "sent")
+    assert _executions(worker, "mail.send_notification") == 1  # by the task enqueued on commit, not a sweep
+    assert row["attempts"] == 1 and row["last_error"] is None
+    assert row["sent_at"] is not None and row["claimed_at"] is None
+    assert time.monotonic() - started < 15
+    _assert_no_more_mail(mailbox, 1)
+    worker.check_alive()
+
+
+@pytest.mark.parametrize("sweep", ["in-test-process", "enqueued-to-worker"])
+@pytest.mark.parametrize(("backend", "queue"), COMBINATIONS)
+def test_smtp_down_then_up_the_sweep_sends_exactly_once(web_app, worker, mailbox, caplog, backend, queue, sweep):
+    from huey.exceptions import TaskLockedException
+
+    from dialer.tasks.mail import retry_due
+
+    mailbox.stop()
+    before = utcnow()
+    notification_id, client_code = _sign_up(web_app, "boris@shop.example.com")
+    _assert_enqueued_without_error(caplog)
+
+    # The worker tries once, fails, and puts the row back with a backoff.
+    row = _wait_for_row(web_app, notification_id, worker,
+                        lambda r: r["attempts"] == 1 and r["status"] == "pending" and r["last_error"],
+                        "pending after one failed attempt")
+    after = utcnow()
+    assert row["claimed_at"] is None and row["sent_at"] is None
+    assert before + dt.timedelta(seconds=30) <= row["next_attempt_at"] <= after + dt.timedelta(seconds=30)
+    time.sleep(0.5)
+    assert _row(web_app, notification_id)["attempts"] == 1  # no immediate second try
+
+    mailbox.start()
+    with web_app.app_context():  # the backoff has passed
+        db.session.execute(sa.update(Notification).where(Notification.id == notification_id)
+                           .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
+        db.session.commit()
+
+    if sweep == "in-test-process":
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                retry_due.call_local()  # in web_app; the worker's own sweep may have been first
+                break
+            except TaskLockedException:  # the worker is running its periodic sweep right now
+                assert time.monotonic() < deadline, "the mail.retry_due lock was never released"
+                time.sleep(0.1)
+    else:
+        sweeps = _executions(worker, "mail.retry_due")  # the one at the worker's start
+        retry_due()  # enqueued: the worker runs the sweep
+
+    [mail] = _wait_for_mail(mailbox, worker)
+    assert mail.rcpt_tos == ["boris@shop.example.com"] and client_code in mail.subject
+    assert mail.message["Message-ID"] == f"<notification-{notification_id}@callback.test>"
+    row = _wait_for_row(web_app, notification_id, worker, lambda r: r["status"] == "sent", "sent")
+    assert row["attempts"] == 2 and row["last_error"] is None and row["sent_at"] is not None
+    if sweep == "enqueued-to-worker":
+        assert _executions(worker, "mail.retry_due") == sweeps + 1
+    _assert_no_more_mail(mailbox, 1)
+    worker.check_alive()
