@@ -1,8 +1,12 @@
 """The one access rule of the back office: staff only; clients get 403, strangers the login page."""
+import sqlalchemy as sa
 from flask import abort, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+from flask_admin import AdminIndexView, BaseView, expose
 from flask_login import current_user
 from flask_principal import Permission, RoleNeed
+
+from app.extensions import db
+from app.models import Account, Notification
 
 staff_permission = Permission(RoleNeed("admin"), RoleNeed("manager"))
 admin_permission = Permission(RoleNeed("admin"))
@@ -23,7 +27,14 @@ class SecureMixin:
 
 
 class SecureIndexView(SecureMixin, AdminIndexView):
-    pass
+    @expose("/")
+    def index(self):
+        statuses = dict(db.session.execute(
+            sa.select(Notification.status, sa.func.count()).group_by(Notification.status)).all())
+        counts = {"accounts": db.session.scalar(sa.select(sa.func.count()).select_from(Account)),
+                  "pending": statuses.get("pending", 0) + statuses.get("sending", 0),
+                  "failed": statuses.get("failed", 0)}
+        return self.render("admin/index.html", counts=counts)
 
 
 class SecureBaseView(SecureMixin, BaseView):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from flask import abort, current_app
 from flask_admin import expose
-from flask_babel import lazy_gettext as _l
 
 from admin.base import SecureBaseView, admin_permission
 

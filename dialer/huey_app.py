@@ -54,10 +54,24 @@ def _in_app_context(fn):
     return run
 
 
+def _named(fn, name: str):
+    """Huey registers a task as `<__module__>.<name>`: split ours so the registered name is exactly `name`,
+    independent of the module the function lives in (queued tasks survive a move of the code)."""
+    wrapped = _in_app_context(fn)
+    wrapped.__module__, _, short = name.rpartition(".")
+    return wrapped, short
+
+
 def task(name: str, **options):
     """`@task("mail.send_notification")`: a Huey task with a stable name, run in an app context."""
-    return lambda fn: huey.task(name=name, **options)(_in_app_context(fn))
+    def decorate(fn):
+        wrapped, short = _named(fn, name)
+        return huey.task(name=short, **options)(wrapped)
+    return decorate
 
 
 def periodic_task(name: str, schedule, **options):
-    return lambda fn: huey.periodic_task(schedule, name=name, **options)(_in_app_context(fn))
+    def decorate(fn):
+        wrapped, short = _named(fn, name)
+        return huey.periodic_task(schedule, name=short, **options)(wrapped)
+    return decorate

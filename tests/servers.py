@@ -34,9 +34,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Iterator, List, Optional
 
 __all__ = [
     "ServerUnavailable",
@@ -86,7 +86,7 @@ _PG_INSTALL_HINT = (
 
 
 def _pg_bindir() -> str:
-    candidates: List[str] = []
+    candidates: list[str] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -159,7 +159,7 @@ class PostgresServer:
             )
 
 
-def _pg_run(cmd: List[str], as_postgres: bool, cwd: str) -> subprocess.CompletedProcess:
+def _pg_run(cmd: list[str], as_postgres: bool, cwd: str) -> subprocess.CompletedProcess:
     if as_postgres:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
     return subprocess.run(
@@ -284,7 +284,7 @@ class RedisServer:
         self.binary = binary
         self.port = port
         self.workdir = workdir
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self._log = None
 
     @property
@@ -368,9 +368,9 @@ def redis_server() -> Iterator[RedisServer]:
     """Start a throwaway redis-server on 127.0.0.1:<free port> (no persistence)."""
     binary = _redis_binary()
     workdir = tempfile.mkdtemp(prefix="test-redis-")
-    server: Optional[RedisServer] = None
+    server: RedisServer | None = None
     try:
-        last_exc: Optional[Exception] = None
+        last_exc: Exception | None = None
         for _attempt in range(3):  # retry on the rare free-port race
             server = RedisServer(binary, free_port(), workdir)
             try:
@@ -398,7 +398,7 @@ def redis_server() -> Iterator[RedisServer]:
 @dataclass
 class ReceivedMessage:
     mail_from: str
-    rcpt_tos: List[str]
+    rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes = field(repr=False)
 
@@ -414,7 +414,7 @@ class ReceivedMessage:
 
 
 class _SinkHandler:
-    def __init__(self, sink: "SMTPServer"):
+    def __init__(self, sink: SMTPServer):
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope):
@@ -440,7 +440,7 @@ class SMTPServer:
 
     def __init__(self, port: int):
         self.port = port
-        self.messages: List[ReceivedMessage] = []
+        self.messages: list[ReceivedMessage] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._controller = None
@@ -475,7 +475,7 @@ class SMTPServer:
         with self._cond:
             self.messages.clear()
 
-    def wait_for(self, count: int, timeout: float = 10) -> List[ReceivedMessage]:
+    def wait_for(self, count: int, timeout: float = 10) -> list[ReceivedMessage]:
         """Wait until at least `count` messages arrived; return a copy of all."""
         deadline = time.monotonic() + timeout
         with self._cond:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 import smtplib
 
 import sqlalchemy as sa
@@ -93,7 +92,7 @@ def transmit(notification: Notification) -> str | None:
         message.attach_alternative(notification.body_html, "text/html")
     try:
         message.send(fail_silently=False)
-    except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         return f"{type(exc).__name__}: {exc}"[:500]
     return None
 
