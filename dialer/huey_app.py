@@ -4,29 +4,31 @@ from __future__ import annotations
 import functools
 import os
 
-from huey import RedisHuey, SqliteHuey
-
-from app.config import from_env
+from huey import Huey
+from huey.storage import RedisStorage, SqliteStorage
 
 _bound_app = None
 
+# Registered tasks live on this one object; its storage is chosen by `init_app` from the app's configuration
+# (until then it is an in-memory queue, so importing the module touches no file and no server).
+huey = Huey("callback", results=False, utc=True, store_intermediate_errors=False, immediate=True)
 
-def make_huey(config: dict):
-    common = {"results": False, "utc": True, "store_intermediate_errors": False}
+
+def storage_for(config: dict) -> tuple[type, dict]:
+    """Redis when REDIS_URL is set, else an SQLite file: the storage class and its arguments."""
     if config["REDIS_URL"]:
-        return RedisHuey("callback", url=config["REDIS_URL"], **common)
+        return RedisStorage, {"url": config["REDIS_URL"]}
     os.makedirs(os.path.dirname(config["HUEY_SQLITE_PATH"]), exist_ok=True)
-    return SqliteHuey("callback", filename=config["HUEY_SQLITE_PATH"], **common)
-
-
-huey = make_huey(from_env())
+    return SqliteStorage, {"filename": config["HUEY_SQLITE_PATH"]}
 
 
 def init_app(app) -> None:
-    """Tasks run in this app (the worker's, or a web process's in immediate mode)."""
+    """Point the queue at the app's storage; tasks then run in this app (one app per process)."""
     global _bound_app
     _bound_app = app
+    huey.storage_class, huey.storage_kwargs = storage_for(app.config)
     huey.immediate = bool(app.config["HUEY_IMMEDIATE"])
+    huey.storage = huey.create_storage()
 
 
 def _app():

@@ -3,7 +3,7 @@ from huey import crontab
 
 from app.extensions import db
 from app.services import outbox
-from dialer.huey_app import huey, periodic_task, task
+from dialer.huey_app import periodic_task, task
 
 
 def deliver(notification_id: int) -> bool:
@@ -24,9 +24,12 @@ def send_notification(notification_id: int) -> bool:
 
 
 @periodic_task("mail.retry_due", crontab(minute="*"))
-@huey.lock_task("mail.retry_due")
 def retry_due() -> int:
-    """Send what is due: retries after backoff, rows whose task was lost, and claims of crashed workers."""
+    """Send what is due: retries after backoff, rows whose task was lost, and claims of crashed workers.
+
+    No task lock: `outbox.claim` is an atomic compare-and-set, so overlapping sweeps never send a row twice,
+    and a lock left by a killed worker cannot stop the retries.
+    """
     sent = 0
     for notification_id in outbox.due_ids():
         sent += deliver(notification_id)
