@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from app.extensions import db
 from app.services import accounts, sites
 from app.services.accounts import AccountError
+from app.services.audit import acting_as
 
 users_cli = AppGroup("users", help="Manage users.")
 demo_cli = AppGroup("demo", help="Demo data for trying the service.")
@@ -26,6 +27,11 @@ DEMO_EMAILS = {role: f"{role}@demo.example.com" for role in DEMO_PASSWORDS}
 @click.option("--role", type=click.Choice(["admin", "manager", "client"]), required=True)
 @click.option("--account", "account_id", type=int, help="The account of a client user.")
 def create_user(email: str, password: str, role: str, account_id: int | None) -> None:
+    with acting_as("cli:users create"):
+        _create_user(email, password, role, account_id)
+
+
+def _create_user(email: str, password: str, role: str, account_id: int | None) -> None:
     try:
         user = accounts.create_user(email, password, role, account_id)
     except AccountError as exc:
@@ -38,6 +44,12 @@ def create_user(email: str, password: str, role: str, account_id: int | None) ->
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def seed(as_json: bool) -> None:
     """Create (or refresh) an administrator, a manager and a client account with a demo site. Idempotent."""
+    with acting_as("cli:demo seed"):
+        result = _seed()
+    click.echo(json.dumps(result) if as_json else _as_text(result))
+
+
+def _seed() -> dict:
     for role in ("admin", "manager"):
         _ensure_user(role)
     client = _ensure_client()
@@ -46,7 +58,7 @@ def seed(as_json: bool) -> None:
     result = {role: {"email": DEMO_EMAILS[role], "password": DEMO_PASSWORDS[role]} for role in DEMO_PASSWORDS}
     result.update(account_id=client.account.id, client_id=client.account.client_code,
                   site_key=site.public_key, site_origin=current_app.config["PUBLIC_URL"])
-    click.echo(json.dumps(result) if as_json else _as_text(result))
+    return result
 
 
 def _ensure_user(role: str):

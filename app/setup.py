@@ -11,6 +11,7 @@ from app.extensions import assets, babel, csrf, db, limiter, login_manager, mail
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (one metadata for Alembic)
+    from app.services import audit  # noqa: F401  (the session listener that writes the audit log)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR") or _migrations_dir()))

@@ -40,14 +40,15 @@ def _app():
     return _bound_app
 
 
-def _in_app_context(fn):
+def _in_app_context(fn, name: str):
     """Each task run gets a fresh app context (and so its own database session), closed afterwards."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
         from app.extensions import db
+        from app.services.audit import acting_as
 
-        with _app().app_context():
+        with _app().app_context(), acting_as(f"task:{name}"):
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -59,7 +60,7 @@ def _in_app_context(fn):
 def _named(fn, name: str):
     """Huey registers a task as `<__module__>.<name>`: split ours so the registered name is exactly `name`,
     independent of the module the function lives in (queued tasks survive a move of the code)."""
-    wrapped = _in_app_context(fn)
+    wrapped = _in_app_context(fn, name)
     wrapped.__module__, _, short = name.rpartition(".")
     return wrapped, short
 

@@ -1,10 +1,14 @@
 """All tables, imported here so Alembic and the app see one metadata."""
+from app.models.access import AccountPermission, AuditLog
 from app.models.account import Account, Role, Site, User
 from app.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.models.notification import Notification
 from app.models.setting import Setting
+from app.models.site_setup import BlacklistEntry, Department, ManagerLine, SettingsDocument, manager_line_site
 
 __all__ = [
+    "AccountPermission", "AuditLog",
+    "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",
     "Account", "Role", "Site", "User",
     "LedgerAccount", "LedgerEntry", "LedgerTransaction",
     "Notification", "Setting",

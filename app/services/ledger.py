@@ -42,7 +42,7 @@ def _insert(table):
 
 def _get_or_create(code: str, account_id: int | None = None) -> LedgerAccount:
     stmt = _insert(LedgerAccount).values(code=code, account_id=account_id, balance_kop=0)
-    db.session.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
+    db.session.execute(stmt.on_conflict_do_nothing())  # `code` and `account_id` are both unique
     return db.session.execute(sa.select(LedgerAccount).where(LedgerAccount.code == code)).scalar_one()
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.extensions import db
 from app.models import Setting
-from app.services import DomainError
+from app.services import DomainError, permissions
 
 
 class GlobalSettings(BaseModel):
@@ -23,6 +23,16 @@ class GlobalSettings(BaseModel):
     rent_warning_days: int = Field(7, ge=0, le=60, description="Days before the end of rent to start warning (N4)")
     reset_token_max_age_s: int = Field(
         3600, ge=300, le=7 * 86400, description="How long a password reset link stays valid, seconds")
+    client_permissions: list[str] = Field(
+        default_factory=lambda: list(permissions.CLIENT_DEFAULTS), description="What clients may do by default")
+    manager_permissions: list[str] = Field(
+        default_factory=lambda: list(permissions.MANAGER_DEFAULTS), description="What managers may do")
+    openable_permissions: list[str] = Field(
+        default_factory=lambda: list(permissions.OPENABLE_DEFAULTS),
+        description="Keys managers may open or close for one account")
+
+    _known_keys = field_validator("client_permissions", "manager_permissions", "openable_permissions")(
+        lambda cls, keys: permissions.validate_keys(keys))
 
 
 def get_settings() -> GlobalSettings:

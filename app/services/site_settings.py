@@ -1,0 +1,260 @@
+"""Site settings documents (A4): the schema, inheritance from account defaults, and versioned saving.
+
+A site's effective settings are the schema's defaults, overlaid by the account's document, overlaid by the
+site's own document. Each document stores only what differs from what it inherits, so changing an account
+default reaches every site that did not set its own value. A new option is a field here, not a migration.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any, Literal
+
+import phonenumbers
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+
+from app.extensions import db
+from app.models import SettingsDocument
+from app.services import DomainError
+
+WIDGET_SETTINGS = "widget.settings.edit"
+WIDGET_DESIGN = "widget.design.edit"
+WIDGET_TEXTS = "widget.texts.edit"
+
+COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+
+
+def _section(key: str, **extra) -> dict:
+    """Schema metadata the form generator reads: the permission key that edits a field, and widget hints."""
+    return {"permission": key, **extra}
+
+
+class DayHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    is_open: bool = Field(True, title=_l("Open"))
+    opens_at: dt.time = Field(dt.time(9, 0), title=_l("From"))
+    closes_at: dt.time = Field(dt.time(18, 0), title=_l("To"),
+                               description=_l("00:00 to 00:00 means around the clock."))
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        around_the_clock = self.opens_at == self.closes_at == dt.time(0, 0)
+        if self.is_open and not around_the_clock and self.closes_at <= self.opens_at:
+            raise ValueError(str(_l("The closing time must be after the opening time.")))
+        return self
+
+
+def _weekday(title, is_open: bool = True) -> Any:
+    return Field(default_factory=lambda: DayHours(is_open=is_open), title=title)
+
+
+class WeeklySchedule(BaseModel):
+    """Working hours of the sales department, Monday to Sunday, in the site's time zone (D8)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"widget": "week"})
+
+    mon: DayHours = _weekday(_l("Monday"))
+    tue: DayHours = _weekday(_l("Tuesday"))
+    wed: DayHours = _weekday(_l("Wednesday"))
+    thu: DayHours = _weekday(_l("Thursday"))
+    fri: DayHours = _weekday(_l("Friday"))
+    sat: DayHours = _weekday(_l("Saturday"), is_open=False)
+    sun: DayHours = _weekday(_l("Sunday"), is_open=False)
+
+
+class Design(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accent_color: str = Field("#e30611", pattern=COLOR_PATTERN, title=_l("Accent colour"),
+                              json_schema_extra={"widget": "color"})
+    text_color: str = Field("#1d2433", pattern=COLOR_PATTERN, title=_l("Text colour"),
+                            json_schema_extra={"widget": "color"})
+    background_color: str = Field("#ffffff", pattern=COLOR_PATTERN, title=_l("Background colour"),
+                                  json_schema_extra={"widget": "color"})
+    position: Literal["bottom-right", "bottom-left", "center"] = Field(
+        "bottom-right", title=_l("Position of the button"),
+        json_schema_extra={"labels": {"bottom-right": _l("Bottom right"), "bottom-left": _l("Bottom left"),
+                                      "center": _l("Centre of the screen")}})
+
+
+class Texts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("Хотите, перезвоним вам за 28 секунд?", min_length=1, max_length=120, title=_l("Title"))
+    body: str = Field("Оставьте номер: мы позвоним и соединим вас с менеджером бесплатно.", max_length=400,
+                      title=_l("Text"), json_schema_extra={"widget": "textarea"})
+    button: str = Field("Жду звонка", min_length=1, max_length=40, title=_l("Button"))
+
+
+class SiteSettings(BaseModel):
+    """Every setting of a site's widget and calls (the spec's script settings 1–15)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    timezone: str = Field("Europe/Moscow", title=_l("Time zone"),
+                          json_schema_extra=_section(WIDGET_SETTINGS, choices="timezones"))
+    schedule: WeeklySchedule = Field(default_factory=WeeklySchedule, title=_l("Working hours"),
+                                     json_schema_extra=_section(WIDGET_SETTINGS))
+    dial_mode: Literal["sequential", "simultaneous"] = Field(
+        "sequential", title=_l("Ringing managers"),
+        json_schema_extra=_section(WIDGET_SETTINGS, labels={"sequential": _l("In turn"),
+                                                            "simultaneous": _l("All at once")}))
+    is_random_order: bool = Field(False, title=_l("Random order (in turn only)"),
+                                  json_schema_extra=_section(WIDGET_SETTINGS))
+    client_delay_s: int = Field(0, ge=0, le=60, title=_l("Delay before calling the visitor, s"),
+                                description=_l("After the manager answers; 0 calls both at once."),
+                                json_schema_extra=_section(WIDGET_SETTINGS))
+    extension_delay_s: int = Field(0, ge=0, le=50, title=_l("Delay before dialing the extension, s"),
+                                   json_schema_extra=_section(WIDGET_SETTINGS))
+    caller_id: Literal["service", "client"] = Field(
+        "service", title=_l("Number shown to the manager"),
+        json_schema_extra=_section(WIDGET_SETTINGS, labels={"service": _l("The service's number"),
+                                                            "client": _l("The visitor's number")}))
+    is_site_announced: bool = Field(False, title=_l("Announce the site to the manager"),
+                                    description=_l("Useful when the account has more than one site."),
+                                    json_schema_extra=_section(WIDGET_SETTINGS))
+    is_office_choice_offered: bool = Field(False, title=_l("Let the visitor choose an office"),
+                                           json_schema_extra=_section(WIDGET_SETTINGS))
+    offered_department_ids: list[int] = Field(default_factory=list, title=_l("Offices offered"),
+                                              json_schema_extra=_section(WIDGET_SETTINGS, choices="departments"))
+    default_country: str = Field("RU", title=_l("Default country code"),
+                                 json_schema_extra=_section(WIDGET_SETTINGS, choices="countries"))
+    allowed_countries: list[str] = Field(default_factory=lambda: ["RU"], min_length=1,
+                                         title=_l("Countries the visitor may call from"),
+                                         json_schema_extra=_section(WIDGET_SETTINGS, choices="countries"))
+    sms_report_numbers: list[str] = Field(default_factory=list, max_length=5, title=_l("Numbers for SMS reports"),
+                                          description=_l("One number per line, with the country code."),
+                                          json_schema_extra=_section(WIDGET_SETTINGS, widget="lines"))
+    missed_call_email: EmailStr | None = Field(None, title=_l("E-mail for missed calls"),
+                                               json_schema_extra=_section(WIDGET_SETTINGS))
+    design: Design = Field(default_factory=Design, title=_l("Design"), json_schema_extra=_section(WIDGET_DESIGN))
+    texts: Texts = Field(default_factory=Texts, title=_l("Texts"), json_schema_extra=_section(WIDGET_TEXTS))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError(str(_l("Unknown time zone.")))
+        return value
+
+    @field_validator("default_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        return _region(value)
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _known_countries(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(_region(v) for v in values))
+
+    @field_validator("sms_report_numbers")
+    @classmethod
+    def _e164(cls, values: list[str]) -> list[str]:
+        return [_e164(v) for v in values if v.strip()]
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self):
+        if self.default_country not in self.allowed_countries:
+            raise ValueError(str(_l("The default country must be one of the allowed countries.")))
+        return self
+
+
+def _region(value: str) -> str:
+    value = value.strip().upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(str(_l("Unknown country code %(code)s.", code=value)))
+    return value
+
+
+def _e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, "RU")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(str(_l("%(value)s is not a phone number.", value=value))) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(str(_l("%(value)s is not a valid phone number.", value=value)))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class SettingsError(DomainError):
+    code = "invalid_settings"
+
+    def __init__(self, error: ValidationError):
+        super().__init__(str(error))
+        self.errors = error.errors()
+
+
+def site_scope(site_id: int | None) -> str:
+    return "account" if site_id is None else f"site:{site_id}"
+
+
+def current_document(account_id: int, site_id: int | None) -> SettingsDocument | None:
+    return db.session.scalar(
+        sa.select(SettingsDocument)
+        .where(SettingsDocument.account_id == account_id, SettingsDocument.scope == site_scope(site_id))
+        .order_by(SettingsDocument.version.desc()).limit(1))
+
+
+def _deep_merge(base: dict, overlay: dict) -> dict:
+    merged = dict(base)
+    for key, value in overlay.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
+            merged.get(key), dict) else value
+    return merged
+
+
+def _diff(values: dict, inherited: dict) -> dict:
+    """What `values` sets differently from `inherited`, nested dicts compared key by key."""
+    out = {}
+    for key, value in values.items():
+        base = inherited.get(key)
+        if isinstance(value, dict) and isinstance(base, dict):
+            nested = _diff(value, base)
+            if nested:
+                out[key] = nested
+        elif value != base:
+            out[key] = value
+    return out
+
+
+def inherited_values(account_id: int, site_id: int | None) -> dict:
+    """What a document of this scope inherits: defaults, plus the account's document for a site."""
+    values = SiteSettings().model_dump(mode="json")
+    if site_id is not None:
+        account_doc = current_document(account_id, None)
+        values = _deep_merge(values, account_doc.data if account_doc else {})
+    return values
+
+
+def effective_values(account_id: int, site_id: int | None) -> dict:
+    document = current_document(account_id, site_id)
+    return _deep_merge(inherited_values(account_id, site_id), document.data if document else {})
+
+
+def effective_settings(account_id: int, site_id: int | None) -> SiteSettings:
+    return SiteSettings.model_validate(effective_values(account_id, site_id))
+
+
+def save(account_id: int, site_id: int | None, values: dict, user_id: int | None = None) -> SettingsDocument | None:
+    """Validate the full settings and store what differs from the inherited values as a new version.
+
+    Returns the new version, or None when nothing changed. Raises SettingsError with pydantic's errors.
+    """
+    current = effective_values(account_id, site_id)
+    try:
+        validated = SiteSettings.model_validate(_deep_merge(current, values)).model_dump(mode="json")
+    except ValidationError as exc:
+        raise SettingsError(exc) from exc
+    data = _diff(validated, inherited_values(account_id, site_id))
+    previous = current_document(account_id, site_id)
+    if previous is not None and previous.data == data or previous is None and not data:
+        return None
+    document = SettingsDocument(account_id=account_id, site_id=site_id, scope=site_scope(site_id),
+                                version=(previous.version + 1) if previous else 1, data=data,
+                                created_by_id=user_id)
+    db.session.add(document)
+    db.session.flush()
+    return document
