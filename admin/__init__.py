@@ -3,11 +3,17 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
+from admin import access, accounts, journal, settings_views, sites
 from admin.base import SecureIndexView
 from admin.mail import MailCatcherView
 
 
 def init_admin(app) -> Admin:
     admin = Admin(app, name="CallBack", index_view=SecureIndexView(), theme=Bootstrap4Theme())
+    accounts.register(admin)
+    access.register(admin)
+    sites.register(admin)
+    journal.register(admin)
+    settings_views.register(admin)
     admin.add_view(MailCatcherView(name=_l("Mail received"), endpoint="mailbox", url="mailbox"))
     return admin

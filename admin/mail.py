@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import abort, current_app
 from flask_admin import expose
 
-from admin.base import SecureBaseView, admin_permission
+from admin.base import SecureBaseView
 
 PAGE_SIZE = 50
 
@@ -34,7 +34,7 @@ def _newest_first(box: mailbox.Maildir) -> list[tuple[str, object]]:
 
 
 class MailCatcherView(SecureBaseView):
-    permission = admin_permission
+    permission_key = "backoffice.admin"
 
     @expose("/")
     def index(self):

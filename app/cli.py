@@ -5,13 +5,16 @@ import json
 from urllib.parse import urlsplit
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.services import accounts, sites
+from app.models import Department, ManagerLine
+from app.services import accounts, permissions, site_settings, sites
 from app.services.accounts import AccountError
 from app.services.audit import acting_as
+from app.services.lines import check_line
 
 users_cli = AppGroup("users", help="Manage users.")
 demo_cli = AppGroup("demo", help="Demo data for trying the service.")
@@ -54,6 +57,7 @@ def _seed() -> dict:
         _ensure_user(role)
     client = _ensure_client()
     site = client.account.sites[0] if client.account.sites else _demo_site(client.account)
+    _demo_setup(client.account, site)
     db.session.commit()
     result = {role: {"email": DEMO_EMAILS[role], "password": DEMO_PASSWORDS[role]} for role in DEMO_PASSWORDS}
     result.update(account_id=client.account.id, client_id=client.account.client_code,
@@ -88,6 +92,30 @@ def _demo_site(account):
     port = urlsplit(public).port or current_app.config["PORT"]
     origins = [public, f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
     return sites.create_site(account, "Demo site", origins)
+
+
+DEMO_LINES = [("Анна", "+79161234567"), ("Борис", "+79261234567"), ("Вера", "+74951234567")]
+ALWAYS_OPEN = {day: {"is_open": True, "opens_at": "00:00:00", "closes_at": "00:00:00"}
+               for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def _demo_setup(account, site) -> None:
+    """Manager lines, a department, a 24/7 schedule, a missed-call address, and one feature opened."""
+    department = db.session.scalar(sa.select(Department).where(Department.account_id == account.id))
+    if department is None:
+        department = Department(account_id=account.id, name="Отдел продаж")
+        db.session.add(department)
+    known = set(db.session.scalars(sa.select(ManagerLine.number).where(ManagerLine.account_id == account.id)))
+    for name, number in DEMO_LINES:
+        if number not in known:
+            line = ManagerLine(account_id=account.id, number=number, manager_name=name, department=department)
+            db.session.add(line)
+            check_line(line)
+    db.session.flush()
+    site_settings.save(account.id, site.id, {"schedule": ALWAYS_OPEN, "missed_call_email": DEMO_EMAILS["client"],
+                                             "is_office_choice_offered": True,
+                                             "offered_department_ids": [department.id]})
+    permissions.set_account_permission(account.id, "widget.design.edit", True)
 
 
 def _as_text(result: dict) -> str:

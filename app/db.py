@@ -32,9 +32,8 @@ class UTCDateTime(sa.types.TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; pass an aware UTC datetime")
-        value = value.astimezone(dt.UTC)
+        # Naive values (typed into a back-office form or filter) are taken as UTC.
+        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):

@@ -1,12 +1,13 @@
 """The `register_*` helpers `create_app` calls; each wires one concern into the app."""
 from __future__ import annotations
 
-from flask import Flask, has_request_context, render_template, session
+from flask import Flask, has_request_context, render_template, request, session
 from flask_login import current_user
 from flask_principal import AnonymousIdentity, Identity, RoleNeed, UserNeed, identity_loaded
 
 from app import templating
 from app.extensions import assets, babel, csrf, db, limiter, login_manager, mail, migrate, principal
+from app.permissions import add_feature_needs
 
 
 def register_extensions(app: Flask) -> None:
@@ -53,17 +54,23 @@ def register_security(app: Flask) -> None:
         if current_user.is_authenticated:
             identity.provides.add(UserNeed(current_user.id))
             identity.provides.add(RoleNeed(current_user.role))
+            add_feature_needs(identity)
 
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", _csp(request.path))
         return response
+
+
+def _csp(path: str) -> str:
+    """No inline scripts on our pages; Flask-Admin's own templates need inline event handlers (onclick)."""
+    policy = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    if path.startswith("/admin/"):
+        policy += "; script-src 'self'; script-src-attr 'unsafe-inline'"
+    return policy
 
 
 def register_i18n(app: Flask) -> None:

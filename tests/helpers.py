@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
@@ -20,3 +21,64 @@ def submit(client, url: str, data: dict, *, page: str | None = None, **kwargs):
 
 def login(client, email: str, password: str):
     return submit(client, "/login", {"email": email, "password": password})
+
+
+class _FormReader(HTMLParser):
+    """Collects what a browser would send for the forms whose class names `form_class`."""
+
+    def __init__(self, form_class: str):
+        super().__init__()
+        self.form_class, self.pairs = form_class, []
+        self._inside = False
+        self._select: str | None = None
+        self._textarea: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._inside = self.form_class in (attrs.get("class") or "").split()
+        elif self._inside and tag == "input" and attrs.get("name"):
+            self._input(attrs)
+        elif self._inside and tag == "select":
+            self._select = attrs.get("name")
+        elif self._inside and tag == "option" and self._select and "selected" in attrs:
+            self.pairs.append((self._select, attrs.get("value", "")))
+        elif self._inside and tag == "textarea":
+            self._textarea = [attrs["name"], ""]
+
+    def _input(self, attrs):
+        kind = attrs.get("type", "text")
+        if kind in ("submit", "button") or (kind in ("checkbox", "radio") and "checked" not in attrs):
+            return
+        self.pairs.append((attrs["name"], attrs.get("value", "on" if kind in ("checkbox", "radio") else "")))
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            name, text = self._textarea
+            self.pairs.append((name, text.removeprefix("\r\n").removeprefix("\n")))
+            self._textarea = None
+
+
+def form_values(html: str, form_class: str = "schema-form") -> dict[str, list[str]]:
+    """The values a browser would submit from the page's form as shown (checked boxes, selected options)."""
+    reader = _FormReader(form_class)
+    reader.feed(html)
+    values: dict[str, list[str]] = {}
+    for name, value in reader.pairs:
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def submit_as_shown(client, url: str, changes: dict, **kwargs):
+    """Fetch the page, keep every value of its form as shown, apply `changes` (a value or a list), post it."""
+    values = form_values(client.get(url).get_data(as_text=True))
+    values.update({name: value if isinstance(value, list) else [value] for name, value in changes.items()})
+    return client.post(url, data=values, **kwargs)

@@ -1,18 +1,51 @@
-"""The client cabinet (C1–C7); this issue shows the account's ID, balance and trial."""
-from flask import Blueprint, abort, redirect, render_template, url_for
+"""The client cabinet (C1–C7): the account's ID, balance and trial; the settings a manager opened to it."""
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.services import ledger
+from app.extensions import db
+from app.forms.site_settings_form import history, save_site_settings, site_settings_form
+from app.models import Site
+from app.services import ledger, permissions, site_settings
 
 bp = Blueprint("portal", __name__, url_prefix="/cabinet")
+
+SETTINGS_KEYS = {site_settings.WIDGET_SETTINGS, site_settings.WIDGET_DESIGN, site_settings.WIDGET_TEXTS}
+
+
+def _client_account():
+    """The logged-in client's account; staff go to the back office, never to a client's cabinet."""
+    if current_user.is_staff:
+        abort(redirect(url_for("admin.index")))
+    if current_user.account is None:
+        abort(403)
+    return current_user.account
+
+
+def _opened_settings_keys() -> set[str]:
+    return permissions.features_of(current_user) & SETTINGS_KEYS
 
 
 @bp.get("/")
 @login_required
 def dashboard():
-    if current_user.is_staff:
-        return redirect(url_for("admin.index"))
-    account = current_user.account
-    if account is None:
+    account = _client_account()
+    return render_template("portal/dashboard.html", account=account, balance_kop=ledger.balance(account.id),
+                           sites=account.sites, can_edit_settings=bool(_opened_settings_keys()))
+
+
+@bp.route("/sites/<int:site_id>/settings", methods=["GET", "POST"])
+@login_required
+def site_settings_page(site_id: int):
+    """Only what a manager opened to this account (C5); another account's site is not found."""
+    account = _client_account()
+    site = db.session.get(Site, site_id)
+    if site is None or site.account_id != account.id:
+        abort(404)
+    allowed = _opened_settings_keys()
+    if not allowed:
         abort(403)
-    return render_template("portal/dashboard.html", account=account, balance_kop=ledger.balance(account.id))
+    effective = site_settings.effective_settings(account.id, site.id).model_dump()
+    form = site_settings_form(account.id, allowed_keys=allowed)(data=effective)
+    if form.is_submitted() and save_site_settings(form, account.id, site.id, current_user.id):
+        return redirect(request.path)
+    return render_template("portal/site_settings.html", form=form, site=site, history=history(account.id, site.id))

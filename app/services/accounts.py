@@ -64,21 +64,34 @@ def signup(email: str, password: str, company: str, *, locale: str = "ru",
         raise AccountError(_l("The company name is required."), code="company_required")
     if find_user(email):
         raise AccountError(_l("This e-mail is already registered."), code="email_taken")
-    settings = get_settings()
-    account = Account(client_code=new_client_code(), company=company[:200], locale=locale, timezone=timezone,
-                      trial_ends_at=utcnow() + dt.timedelta(days=settings.trial_days))
+    account = open_account(company, locale=locale, timezone=timezone)
     user = User(email=email, password_hash=generate_password_hash(password), role=Role.CLIENT.value, account=account)
-    db.session.add_all([account, user])
+    db.session.add(user)
     db.session.flush()
-    if settings.gift_kop:
-        ledger.post(f"gift:{account.id}", "gift", [
-            (ledger.client_account(account.id), settings.gift_kop),
-            (ledger.system_account(ledger.GIFTS), -settings.gift_kop),
-        ], memo="Trial gift")
-    outbox.queue_email("welcome", email, {"account": account, "user": user, "gift_kop": settings.gift_kop,
+    gift_kop = get_settings().gift_kop
+    outbox.queue_email("welcome", email, {"account": account, "user": user, "gift_kop": gift_kop,
                                           "cabinet_url": external_url("portal.dashboard")},
                        locale=locale, account_id=account.id, dedup_key=f"welcome:{account.id}")
     return user
+
+
+def open_account(company: str, *, locale: str = "ru", timezone: str = "Europe/Moscow") -> Account:
+    """A new account with its client ID, the trial period and the gift (B2); sign-up and the back office."""
+    settings = get_settings()
+    account = Account(client_code=new_client_code(), company=company[:200], locale=locale, timezone=timezone,
+                      trial_ends_at=utcnow() + dt.timedelta(days=settings.trial_days))
+    db.session.add(account)
+    db.session.flush()
+    post_gift(account, settings.gift_kop)
+    return account
+
+
+def post_gift(account: Account, gift_kop: int) -> None:
+    if gift_kop:
+        ledger.post(f"gift:{account.id}", "gift", [
+            (ledger.client_account(account.id), gift_kop),
+            (ledger.system_account(ledger.GIFTS), -gift_kop),
+        ], memo="Trial gift")
 
 
 def create_user(email: str, password: str, role: str, account_id: int | None = None) -> User:

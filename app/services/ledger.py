@@ -70,18 +70,18 @@ def post(key: str, kind: str, legs: Iterable[tuple[LedgerAccount, int]], memo: s
     txn_id = db.session.execute(stmt).scalar_one_or_none()
     if txn_id is None:
         return Posted(_by_key(key), created=False)
-    for ledger_account_id in sorted(amounts):
-        amount = amounts[ledger_account_id]
-        db.session.add(LedgerEntry(transaction_id=txn_id, ledger_account_id=ledger_account_id, amount_kop=amount))
+    ordered = sorted(amounts)
+    db.session.execute(sa.insert(LedgerEntry), [
+        {"transaction_id": txn_id, "ledger_account_id": la_id, "amount_kop": amounts[la_id]} for la_id in ordered])
+    for ledger_account_id in ordered:
         db.session.execute(
             sa.update(LedgerAccount)
             .where(LedgerAccount.id == ledger_account_id)
-            .values(balance_kop=LedgerAccount.balance_kop + amount)
+            .values(balance_kop=LedgerAccount.balance_kop + amounts[ledger_account_id])
             .execution_options(synchronize_session=False)
         )
-    db.session.flush()
     _expire_cached_balances(amounts)
-    return Posted(_by_key(key), created=True)
+    return Posted(db.session.get(LedgerTransaction, txn_id), created=True)
 
 
 def _validated(key: str, legs: Iterable[tuple[LedgerAccount, int]]) -> dict[int, int]:

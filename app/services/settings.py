@@ -4,32 +4,40 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.extensions import db
 from app.models import Setting
 from app.services import DomainError, permissions
 
+# Form hints (app.forms.schema_form): permission keys are edited as checkboxes labelled from FEATURES.
+PERMISSION_KEYS = {"choices": "permissions", "widget": "checkboxes"}
+
 
 class GlobalSettings(BaseModel):
     """Every global setting, its type, bounds and default. A new setting is a new field here, not a table."""
 
-    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+    model_config = ConfigDict(extra="ignore", validate_assignment=True, validate_default=True)
 
-    trial_days: int = Field(14, ge=0, le=365, description="Length of the free trial, days (B2)")
-    gift_kop: int = Field(10_000, ge=0, le=10_000_000, description="Gift balance at sign-up, kopecks (B2)")
+    trial_days: int = Field(14, ge=0, le=365, title=_l("Free trial, days"))  # B2
+    gift_kop: int = Field(10_000, ge=0, le=10_000_000, title=_l("Gift balance at sign-up, kopecks"))  # B2
     low_balance_threshold_kop: int = Field(
-        15_000, ge=0, le=10_000_000, description="Default low-balance notice threshold, kopecks (N3)")
-    rent_warning_days: int = Field(7, ge=0, le=60, description="Days before the end of rent to start warning (N4)")
+        15_000, ge=0, le=10_000_000, title=_l("Default low-balance notice threshold, kopecks"))  # N3
+    rent_warning_days: int = Field(7, ge=0, le=60, title=_l("Warn about the end of rent, days before"))  # N4
     reset_token_max_age_s: int = Field(
-        3600, ge=300, le=7 * 86400, description="How long a password reset link stays valid, seconds")
+        3600, ge=300, le=7 * 86400, title=_l("A password reset link is valid for, seconds"))
     client_permissions: list[str] = Field(
-        default_factory=lambda: list(permissions.CLIENT_DEFAULTS), description="What clients may do by default")
+        default_factory=lambda: list(permissions.CLIENT_DEFAULTS), title=_l("What clients may do"),
+        json_schema_extra=PERMISSION_KEYS)
     manager_permissions: list[str] = Field(
-        default_factory=lambda: list(permissions.MANAGER_DEFAULTS), description="What managers may do")
+        default_factory=lambda: list(permissions.MANAGER_DEFAULTS), title=_l("What managers may do"),
+        json_schema_extra=PERMISSION_KEYS)
     openable_permissions: list[str] = Field(
         default_factory=lambda: list(permissions.OPENABLE_DEFAULTS),
-        description="Keys managers may open or close for one account")
+        title=_l("What managers may open or close for one account"),
+        description=_l("A key opened for an account stops counting once it is no longer listed here."),
+        json_schema_extra=PERMISSION_KEYS)
 
     _known_keys = field_validator("client_permissions", "manager_permissions", "openable_permissions")(
         lambda cls, keys: permissions.validate_keys(keys))

@@ -34,9 +34,9 @@ def _section(key: str, **extra) -> dict:
 class DayHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    is_open: bool = Field(True, title=_l("Open"))
-    opens_at: dt.time = Field(dt.time(9, 0), title=_l("From"))
-    closes_at: dt.time = Field(dt.time(18, 0), title=_l("To"),
+    is_open: bool = Field(True, title=_l("Working day"))
+    opens_at: dt.time = Field(dt.time(9, 0), title=_l("Opens at"))
+    closes_at: dt.time = Field(dt.time(18, 0), title=_l("Closes at"),
                                description=_l("00:00 to 00:00 means around the clock."))
 
     @model_validator(mode="after")
@@ -238,17 +238,21 @@ def effective_settings(account_id: int, site_id: int | None) -> SiteSettings:
     return SiteSettings.model_validate(effective_values(account_id, site_id))
 
 
+def validate(account_id: int, site_id: int | None, values: dict) -> dict:
+    """The full settings with `values` applied, validated; raises SettingsError with pydantic's errors."""
+    merged = _deep_merge(effective_values(account_id, site_id), values)
+    try:
+        return SiteSettings.model_validate(merged).model_dump(mode="json")
+    except ValidationError as exc:
+        raise SettingsError(exc) from exc
+
+
 def save(account_id: int, site_id: int | None, values: dict, user_id: int | None = None) -> SettingsDocument | None:
     """Validate the full settings and store what differs from the inherited values as a new version.
 
     Returns the new version, or None when nothing changed. Raises SettingsError with pydantic's errors.
     """
-    current = effective_values(account_id, site_id)
-    try:
-        validated = SiteSettings.model_validate(_deep_merge(current, values)).model_dump(mode="json")
-    except ValidationError as exc:
-        raise SettingsError(exc) from exc
-    data = _diff(validated, inherited_values(account_id, site_id))
+    data = _diff(validate(account_id, site_id, values), inherited_values(account_id, site_id))
     previous = current_document(account_id, site_id)
     if previous is not None and previous.data == data or previous is None and not data:
         return None

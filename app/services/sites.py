@@ -12,13 +12,13 @@ def new_public_key() -> str:
 
 
 def create_site(account: Account, name: str, domains: list[str]) -> Site:
-    site = Site(account=account, name=name.strip()[:200], domains=_clean_domains(domains), public_key=new_public_key())
+    site = Site(account=account, name=name.strip()[:200], domains=clean_domains(domains), public_key=new_public_key())
     db.session.add(site)
     db.session.flush()
     return site
 
 
-def _clean_domains(domains: list[str]) -> list[str]:
+def clean_domains(domains: list[str]) -> list[str]:
     seen: list[str] = []
     for domain in domains:
         domain = domain.strip().rstrip("/").lower()

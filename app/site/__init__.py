@@ -10,6 +10,11 @@ def index():
     return render_template("site/index.html")
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.post("/lang/<code>")
 def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
