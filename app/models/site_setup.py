@@ -105,3 +105,22 @@ class SettingsDocument(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id", ondelete="SET NULL"))
+
+    def audit_changes(self, connection) -> dict:
+        """For the audit log: what this version changes against the previous one, setting by setting."""
+        table = type(self).__table__
+        previous = connection.execute(sa.select(table.c.data).where(
+            table.c.account_id == self.account_id, table.c.scope == self.scope,
+            table.c.version == self.version - 1)).scalar_one_or_none() or {}
+        old, new = _flatten(previous), _flatten(self.data)
+        changes = {path: [old.get(path), new.get(path)] for path in sorted(old.keys() | new.keys())
+                   if old.get(path) != new.get(path)}
+        return {"version": [self.version - 1 or None, self.version], **changes}
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        flat.update(_flatten(value, f"{path}.") if isinstance(value, dict) else {path: value})
+    return flat

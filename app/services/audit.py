@@ -51,7 +51,10 @@ def _plain(value):
     return str(value)
 
 
-def _changes(obj, action: str) -> dict:
+def _changes(obj, action: str, session: Session) -> dict:
+    hook = getattr(obj, "audit_changes", None)
+    if hook is not None and action == "create":
+        return hook(session.connection())
     state = inspect(obj)
     changes = {}
     for attr in state.mapper.column_attrs:
@@ -86,7 +89,7 @@ def _record(session: Session, flush_context) -> None:
             table = getattr(obj, "__tablename__", None)
             if table is None or table in SKIPPED_TABLES:
                 continue
-            changes = _changes(obj, action)
+            changes = _changes(obj, action, session)
             if action == "update" and not changes:
                 continue
             row_id = ",".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))

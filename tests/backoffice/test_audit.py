@@ -72,3 +72,34 @@ def test_password_changes_never_reveal_the_hash(app, make_client_user):
         db.session.commit()
     [entry] = _log(app, table_name="app_user", action="update")
     assert entry.changes["password_hash"] == ["***", "***"]
+
+
+def test_a_new_settings_version_is_logged_as_the_settings_it_changes(app, make_client_user, make_staff_user):
+    from app.services import site_settings
+
+    _, account_id, _, _ = make_client_user()
+    with app.app_context():
+        site_settings.save(account_id, None, {"design": {"accent_color": "#111111"}, "client_delay_s": 5})
+        db.session.commit()
+        site_settings.save(account_id, None, {"design": {"accent_color": "#222222"}, "client_delay_s": 5})
+        db.session.commit()
+    first, second = _log(app, table_name="settings_document")
+    assert first.changes == {"version": [None, 1], "design.accent_color": [None, "#111111"],
+                             "client_delay_s": [None, 5]}
+    assert second.changes == {"version": [1, 2], "design.accent_color": ["#111111", "#222222"]}
+    assert second.account_id == account_id
+
+
+def test_settings_saved_through_the_form_show_old_and_new_values_in_the_audit_view(app, make_client_user,
+                                                                                   make_staff_user):
+    from helpers import submit_as_shown
+
+    _, account_id, _, _ = make_client_user()
+    _, email, password = make_staff_user("manager")
+    manager = app.test_client()
+    login(manager, email, password)
+    url = f"/admin/site-settings/account/{account_id}"
+    assert submit_as_shown(manager, url, {"design-accent_color": "#abcdef"}).status_code == 302
+    assert submit_as_shown(manager, url, {"design-accent_color": "#fedcba"}).status_code == 302
+    page = manager.get("/admin/audit/?search=settings_document").get_data(as_text=True)
+    assert "design.accent_color" in page and "&#34;#abcdef&#34; → &#34;#fedcba&#34;" in page
