@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import tempfile
 
 import pytest
@@ -14,11 +13,11 @@ os.environ.setdefault("INSTANCE_PATH", _SESSION_DIR)
 for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "PUBLIC_URL", "PORT"):
     os.environ.pop(_name, None)
 
+from helpers import fresh_database_url  # noqa: E402
 from servers import ServerUnavailable, postgres_server, redis_server, smtp_server  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ("sqlite", "postgresql")
-_db_counter = itertools.count()
 
 
 def _unavailable(exc: Exception):
@@ -117,18 +116,7 @@ def postgres_template(postgres):
 
 @pytest.fixture
 def database_url(backend, tmp_path, request):
-    """A freshly migrated database of the test's backend, copied from a template migrated once."""
-    if backend == "sqlite":
-        path = tmp_path / "callback.sqlite"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    template = request.getfixturevalue("postgres_template")
-    postgres = request.getfixturevalue("postgres")
-    name = f"callback_test_{os.getpid()}_{next(_db_counter)}"
-    with postgres.connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    request.addfinalizer(lambda: postgres.drop_database(name))
-    return postgres.url(name)
+    return fresh_database_url(backend, tmp_path, request)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """Test helpers that act as a browser would: forms with their CSRF token, logging in."""
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import shutil
 from html.parser import HTMLParser
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -82,3 +85,21 @@ def submit_as_shown(client, url: str, changes: dict, **kwargs):
     values = form_values(client.get(url).get_data(as_text=True))
     values.update({name: value if isinstance(value, list) else [value] for name, value in changes.items()})
     return client.post(url, data=values, **kwargs)
+
+
+_DATABASES = itertools.count()
+
+
+def fresh_database_url(backend: str, directory, request) -> str:
+    """A freshly migrated database of `backend`, copied from a template migrated once per session."""
+    if backend == "sqlite":
+        path = directory / "callback.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    template = request.getfixturevalue("postgres_template")
+    postgres = request.getfixturevalue("postgres")
+    name = f"callback_test_{os.getpid()}_{next(_DATABASES)}"
+    with postgres.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    request.addfinalizer(lambda: postgres.drop_database(name))
+    return postgres.url(name)

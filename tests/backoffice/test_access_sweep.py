@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import sqlalchemy as sa
-from helpers import csrf_token, form_values
+from helpers import csrf_token, form_values, fresh_database_url
 
 from app.services import permissions
 
@@ -567,17 +567,7 @@ def _world(backend, request, smtp_service, tmp_path_factory):
     from app.extensions import db
 
     tmp = tmp_path_factory.mktemp(f"access-sweep-{backend}")
-    if backend == "sqlite":
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp / "callback.sqlite")
-        url = f"sqlite:///{tmp / 'callback.sqlite'}"
-    else:
-        template = request.getfixturevalue("postgres_template")
-        postgres = request.getfixturevalue("postgres")
-        name = f"callback_sweep_{os.getpid()}"
-        with postgres.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        request.addfinalizer(lambda: postgres.drop_database(name))
-        url = postgres.url(name)
+    url = fresh_database_url(backend, tmp, request)
     app = create_app(_config(url, str(tmp), smtp_service.port))
     account_id, seed = _seed(app)
     mail_key = _receive_mail(app)
