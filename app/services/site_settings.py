@@ -13,10 +13,19 @@ from typing import Any, Literal
 import phonenumbers
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.extensions import db
-from app.models import SettingsDocument
+from app.models import Department, SettingsDocument
 from app.services import DomainError
 
 WIDGET_SETTINGS = "widget.settings.edit"
@@ -140,6 +149,14 @@ class SiteSettings(BaseModel):
             raise ValueError(str(_l("Unknown time zone.")))
         return value
 
+    @field_validator("offered_department_ids")
+    @classmethod
+    def _own_departments(cls, values: list[int], info: ValidationInfo) -> list[int]:
+        known = (info.context or {}).get("department_ids")
+        if known is not None and not set(values) <= known:
+            raise ValueError(str(_l("Choose among the account's own departments.")))
+        return values
+
     @field_validator("default_country")
     @classmethod
     def _known_country(cls, value: str) -> str:
@@ -241,8 +258,9 @@ def effective_settings(account_id: int, site_id: int | None) -> SiteSettings:
 def validate(account_id: int, site_id: int | None, values: dict) -> dict:
     """The full settings with `values` applied, validated; raises SettingsError with pydantic's errors."""
     merged = _deep_merge(effective_values(account_id, site_id), values)
+    department_ids = set(db.session.scalars(sa.select(Department.id).where(Department.account_id == account_id)))
     try:
-        return SiteSettings.model_validate(merged).model_dump(mode="json")
+        return SiteSettings.model_validate(merged, context={"department_ids": department_ids}).model_dump(mode="json")
     except ValidationError as exc:
         raise SettingsError(exc) from exc
 
