@@ -1,10 +1,12 @@
 """Test helpers that act as a browser would: forms with their CSRF token, logging in."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import shutil
+import tempfile
 from html.parser import HTMLParser
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -103,3 +105,21 @@ def fresh_database_url(backend: str, directory, request) -> str:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     request.addfinalizer(lambda: postgres.drop_database(name))
     return postgres.url(name)
+
+
+@contextlib.contextmanager
+def collection_app():
+    """A throwaway app for reading what is registered (admin views, routes) at test collection time."""
+    from app import create_app
+    from app.extensions import db
+
+    tmp = tempfile.mkdtemp(prefix="callback-collect-")
+    try:
+        app = create_app({"TESTING": True, "SECRET_KEY": "collect", "INSTANCE_PATH": tmp,
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/collect.sqlite",
+                          "HUEY_SQLITE_PATH": f"{tmp}/huey.sqlite", "RATELIMIT_STORAGE_URI": "memory://"})
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

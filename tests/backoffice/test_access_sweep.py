@@ -28,14 +28,12 @@ import itertools
 import json
 import os
 import re
-import shutil
-import tempfile
 import traceback
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import sqlalchemy as sa
-from helpers import csrf_token, form_values, fresh_database_url
+from helpers import collection_app, csrf_token, form_values, fresh_database_url
 
 from app.services import permissions
 
@@ -103,13 +101,7 @@ def _filter_column(flt, key: str) -> str:
 def _read_views() -> list[ViewSpec]:
     from flask_admin.model import BaseModelView
 
-    from app import create_app
-
-    tmp = tempfile.mkdtemp(prefix="callback-sweep-collect-")
-    try:
-        app = create_app({"TESTING": True, "SECRET_KEY": "collect", "INSTANCE_PATH": tmp,
-                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/collect.sqlite",
-                          "HUEY_SQLITE_PATH": f"{tmp}/huey.sqlite", "RATELIMIT_STORAGE_URI": "memory://"})
+    with collection_app() as app:
         specs = []
         with app.test_request_context("/admin/"):
             for view in app.extensions["admin"][0]._views:
@@ -132,13 +124,7 @@ def _read_views() -> list[ViewSpec]:
                     filters=tuple((_filter_column(flt, key), key, _filter_value(view, flt))
                                   for key, (_, flt) in (view._filter_args or {}).items()),
                     **common))
-        with app.app_context():
-            from app.extensions import db
-
-            db.engine.dispose()
-        return specs
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return specs
 
 
 VIEWS = _read_views()

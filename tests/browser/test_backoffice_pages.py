@@ -11,11 +11,10 @@ from __future__ import annotations
 import email.message
 import mailbox
 import re
-import shutil
-import tempfile
 
 import pytest
 import sqlalchemy as sa
+from helpers import collection_app
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +29,8 @@ def _read_pages() -> list[tuple[str, str, str]]:
     """(endpoint, kind, URL template) of every page; `{id}` and `{<variable>}` are filled from the seeded rows."""
     from flask_admin.model import BaseModelView
 
-    from app import create_app
-
-    tmp = tempfile.mkdtemp(prefix="callback-pages-collect-")
-    try:
-        app = create_app({"TESTING": True, "SECRET_KEY": "collect", "INSTANCE_PATH": tmp,
-                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/collect.sqlite",
-                          "HUEY_SQLITE_PATH": f"{tmp}/huey.sqlite", "RATELIMIT_STORAGE_URI": "memory://"})
-        pages = []
+    pages = []
+    with collection_app() as app:
         for view in app.extensions["admin"][0]._views:
             if isinstance(view, BaseModelView):
                 pages.append((view.endpoint, "list", f"{view.url}/"))
@@ -52,13 +45,7 @@ def _read_pages() -> list[tuple[str, str, str]]:
                 if "GET" in methods:
                     template = view.url + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
                     pages.append((view.endpoint, name, template))
-        with app.app_context():
-            from app.extensions import db
-
-            db.engine.dispose()
-        return pages
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return pages
 
 
 PAGES = _read_pages()
