@@ -62,6 +62,10 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "MTT_CUSTOMER_NAME": env.get("MTT_CUSTOMER_NAME") or "sandbox",
         "MTT_SMS_URL": env.get("MTT_SMS_URL") or "http://127.0.0.1:5050/sms",
         "MTT_SMS_TOKEN": env.get("MTT_SMS_TOKEN") or "sandbox",
+        # Where requests come from (GeoIP2/GeoLite2 City .mmdb); without it the region comes from the number.
+        "GEOIP_DB_PATH": env.get("GEOIP_DB_PATH") or None,
+        # Proxies in front of the app whose X-Forwarded-For is trusted (the client IP drives the abuse limits).
+        "PROXY_COUNT": int(env.get("PROXY_COUNT") or 0),
         # Web security.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -72,6 +76,11 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "PREFERRED_URL_SCHEME": "https" if public_url.startswith("https://") else "http",
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # How long each process reuses a built widget configuration (0: build it for every request).
+        "WIDGET_CONFIG_CACHE_S": int(env.get("WIDGET_CONFIG_CACHE_S") or 10),
+        # Per IP address and process, before the abuse limits (X1) that count across processes.
+        "API_CALLBACK_RATE_LIMIT": env.get("API_CALLBACK_RATE_LIMIT") or "20 per minute",
+        "API_EVENTS_RATE_LIMIT": env.get("API_EVENTS_RATE_LIMIT") or "120 per minute",
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
         # Interface.
         "BABEL_DEFAULT_LOCALE": "ru",

@@ -5,6 +5,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 
@@ -21,6 +22,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def insert(session: Session, table):
+    """An INSERT with ON CONFLICT clauses for the session's database (SQLite or PostgreSQL)."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, has_request_context, render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_principal import AnonymousIdentity, Identity, RoleNeed, UserNeed, identity_loaded
 
@@ -30,6 +31,12 @@ def _migrations_dir():
 def register_security(app: Flask) -> None:
     from app.models import User
 
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    app.session_interface = _SessionInterface()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -47,11 +54,13 @@ def register_security(app: Flask) -> None:
 
     @principal.identity_loader
     def identity_from_login():
+        if _is_public(request.path):  # the API and the widget never read the session: no `Vary: Cookie`
+            return AnonymousIdentity()
         return Identity(current_user.id) if current_user.is_authenticated else AnonymousIdentity()
 
     @identity_loaded.connect_via(app)
     def add_needs(sender, identity):
-        if current_user.is_authenticated:
+        if identity.id is not None and current_user.is_authenticated:
             identity.provides.add(UserNeed(current_user.id))
             identity.provides.add(RoleNeed(current_user.role))
             add_feature_needs(identity)
@@ -63,6 +72,18 @@ def register_security(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", _csp(request.path))
         return response
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The public API and the widget never use the session: no cookie and no `Vary: Cookie`, so they cache."""
+
+    def save_session(self, app, session, response):
+        if not _is_public(request.path):
+            super().save_session(app, session, response)
+
+
+def _is_public(path: str) -> bool:
+    return path.startswith(("/api/", "/widget.js", "/static/"))
 
 
 def _csp(path: str) -> str:
@@ -101,6 +122,7 @@ def register_assets(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.portal import bp as portal_bp
     from app.site import bp as site_bp
@@ -108,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(site_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
+    app.register_blueprint(api_bp)
 
     @app.teardown_appcontext
     def close_session(exc):
@@ -115,8 +138,16 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """An HTML page for people; under /api/ the API's JSON error with a stable code."""
+    from app.api.http import ApiError, error_response
+
+    api_codes = {400: "invalid_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                 429: "rate_limited", 500: "internal_error"}
+
     def page(code: int):
         def handler(error):
+            if request.path.startswith("/api/"):
+                return error_response(ApiError(api_codes[code], code))
             return render_template("errors.html", code=code, error=error), code
         return handler
 

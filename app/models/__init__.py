@@ -1,6 +1,14 @@
 """All tables, imported here so Alembic and the app see one metadata."""
 from app.models.access import AccountPermission, AuditLog
 from app.models.account import Account, Role, Site, User
+from app.models.callback import (
+    CallbackRequest,
+    ConsentRecord,
+    ConsentText,
+    LimitHit,
+    RequestStatus,
+    WidgetEventCount,
+)
 from app.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.models.notification import Notification
 from app.models.setting import Setting
@@ -10,6 +18,7 @@ __all__ = [
     "AccountPermission", "AuditLog",
     "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",
     "Account", "Role", "Site", "User",
+    "CallbackRequest", "ConsentRecord", "ConsentText", "LimitHit", "RequestStatus", "WidgetEventCount",
     "LedgerAccount", "LedgerEntry", "LedgerTransaction",
     "Notification", "Setting",
 ]

@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.db import utcnow
+from app.db import insert, utcnow
 from app.extensions import db
 from app.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.services import DomainError
@@ -34,14 +33,8 @@ class Posted:
     created: bool  # False when the key had been posted before: nothing was posted now
 
 
-def _insert(table):
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def _get_or_create(code: str, account_id: int | None = None) -> LedgerAccount:
-    stmt = _insert(LedgerAccount).values(code=code, account_id=account_id, balance_kop=0)
+    stmt = insert(db.session, LedgerAccount).values(code=code, account_id=account_id, balance_kop=0)
     db.session.execute(stmt.on_conflict_do_nothing())  # `code` and `account_id` are both unique
     return db.session.execute(sa.select(LedgerAccount).where(LedgerAccount.code == code)).scalar_one()
 
@@ -65,7 +58,7 @@ def post(key: str, kind: str, legs: Iterable[tuple[LedgerAccount, int]], memo: s
     updated with atomic increments in ledger-account id order, so two postings never deadlock.
     """
     amounts = _validated(key, legs)
-    stmt = _insert(LedgerTransaction).values(key=key, kind=kind, memo=memo[:500], created_at=utcnow())
+    stmt = insert(db.session, LedgerTransaction).values(key=key, kind=kind, memo=memo[:500], created_at=utcnow())
     stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(LedgerTransaction.id)
     txn_id = db.session.execute(stmt).scalar_one_or_none()
     if txn_id is None:

@@ -27,6 +27,20 @@ class GlobalSettings(BaseModel):
     rent_warning_days: int = Field(7, ge=0, le=60, title=_l("Warn about the end of rent, days before"))  # N4
     reset_token_max_age_s: int = Field(
         3600, ge=300, le=7 * 86400, title=_l("A password reset link is valid for, seconds"))
+    # Abuse limits (X1): 0 turns a limit off.
+    limit_number_per_10min: int = Field(
+        3, ge=0, le=1000, title=_l("Requests to one number in 10 minutes, across all accounts"))
+    limit_number_per_day: int = Field(
+        6, ge=0, le=10_000, title=_l("Requests to one number in a day, across all accounts"))
+    limit_session_interval_s: int = Field(
+        300, ge=0, le=86_400, title=_l("One accepted request per visitor session in, seconds"))
+    limit_ip_numbers_per_hour: int = Field(
+        3, ge=0, le=1000, title=_l("Distinct numbers from one IP address in an hour"))
+    # The telecom operator the widget names (W10).
+    operator_name: str = Field("МТТ", min_length=1, max_length=60, title=_l("Telecom operator's name"))
+    operator_url: str = Field("https://www.mtt.ru", pattern=r"^https://\S+$", max_length=200,
+                              title=_l("Telecom operator's site"))
+    callback_eta_s: int = Field(28, ge=5, le=120, title=_l("Promised call-back time, seconds"))
     client_permissions: list[str] = Field(
         default_factory=lambda: list(permissions.CLIENT_DEFAULTS), title=_l("What clients may do"),
         json_schema_extra=PERMISSION_KEYS)

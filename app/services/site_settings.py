@@ -7,6 +7,7 @@ default reaches every site that did not set its own value. A new option is a fie
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from typing import Any, Literal
 
@@ -98,6 +99,124 @@ class Texts(BaseModel):
     button: str = Field("Жду звонка", min_length=1, max_length=40, title=_l("Button"))
 
 
+class TextsOverride(BaseModel):
+    """Texts that replace the general ones where set; a blank field keeps the general text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=120, title=_l("Title"))
+    body: str | None = Field(None, max_length=400, title=_l("Text"), json_schema_extra={"widget": "textarea"})
+    button: str | None = Field(None, max_length=40, title=_l("Button"))
+
+
+class DesignOverride(BaseModel):
+    """Colours that replace the general design where set, as #rrggbb."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accent_color: str | None = Field(None, pattern=COLOR_PATTERN, title=_l("Accent colour"))
+    background_color: str | None = Field(None, pattern=COLOR_PATTERN, title=_l("Background colour"))
+
+
+def _devices(desktop: bool = True, touch: bool = True) -> dict[str, Any]:
+    return {"is_on_desktop": Field(desktop, title=_l("On computers")),
+            "is_on_touch": Field(touch, title=_l("On phones and tablets"))}
+
+
+class ExitIntent(BaseModel):
+    """Catch on exit (W2, W3): the pointer leaves through the top, or a touch visitor is about to leave."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_enabled: bool = Field(True, title=_l("On"))
+    is_on_desktop: bool = Field(True, title=_l("On computers"))
+    is_on_touch: bool = Field(True, title=_l("On phones and tablets"))
+    armed_after_s: int = Field(5, ge=0, le=300, title=_l("Watch for leaving after, s of reading"))
+    is_scroll_up: bool = Field(True, title=_l("Touch: a fast scroll back to the top"))
+    is_tab_return: bool = Field(True, title=_l("Touch: the visitor comes back to the tab"))
+    idle_s: int = Field(30, ge=0, le=600, title=_l("Touch: inactivity, s (0: off)"))
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"))
+
+
+class HotVisitor(BaseModel):
+    """Catch hot visitors (W4): a hot keyword, an ad click or a direct visit, or much activity in the first minute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_enabled: bool = Field(False, title=_l("On"))
+    is_on_desktop: bool = Field(True, title=_l("On computers"))
+    is_on_touch: bool = Field(True, title=_l("On phones and tablets"))
+    keywords: list[str] = Field(default_factory=list, max_length=50, title=_l("Hot keywords"),
+                                description=_l("One per line; the ad's keyword (utm_term) contains one of them."),
+                                json_schema_extra={"widget": "lines"})
+    is_ad_click_hot: bool = Field(True, title=_l("A click on an ad is hot"))
+    is_direct_visit_hot: bool = Field(False, title=_l("A direct visit is hot"))
+    after_active_s: int = Field(10, ge=0, le=600, title=_l("Open after, s of reading"))
+    min_clicks_first_minute: int = Field(0, ge=0, le=100, title=_l("Clicks in the first minute (0: off)"))
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"))
+
+    @field_validator("keywords")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(v.strip().casefold() for v in values if v.strip()))
+
+
+class LongReader(BaseModel):
+    """The long searcher (W4): reads long and actively, over several pages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_enabled: bool = Field(False, title=_l("On"))
+    is_on_desktop: bool = Field(True, title=_l("On computers"))
+    is_on_touch: bool = Field(True, title=_l("On phones and tablets"))
+    min_active_s: int = Field(120, ge=0, le=3600, title=_l("Active reading at least, s"))
+    min_scroll_pct: int = Field(50, ge=0, le=100, title=_l("Scrolled at least, %"))
+    min_pages: int = Field(3, ge=1, le=100, title=_l("Pages viewed at least"))
+    min_clicks: int = Field(0, ge=0, le=1000, title=_l("Clicks at least"))
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"))
+
+
+class Scenarios(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hot_visitor: HotVisitor = Field(default_factory=HotVisitor, title=_l("Catch hot visitors"))
+    long_reader: LongReader = Field(default_factory=LongReader, title=_l("Long searcher"))
+    exit_intent: ExitIntent = Field(default_factory=ExitIntent, title=_l("Catch on exit"))
+
+
+SCENARIO_IDS = tuple(Scenarios.model_fields)
+
+
+class KeywordRule(BaseModel):
+    """Multi-widget (W7): other texts and colours for visitors matching every criterion given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: list[str] = Field(default_factory=list, max_length=50, title=_l("Keywords"),
+                                description=_l("One per line; the keyword contains one of them. Empty: any."),
+                                json_schema_extra={"widget": "lines"})
+    utm_source: str | None = Field(None, max_length=100, title="utm_source")
+    utm_campaign: str | None = Field(None, max_length=100, title="utm_campaign")
+    scenario: Literal["any", "hot_visitor", "long_reader", "exit_intent"] = Field(
+        "any", title=_l("Scenario"),
+        json_schema_extra={"labels": {"any": _l("Any"), "hot_visitor": _l("Catch hot visitors"),
+                                      "long_reader": _l("Long searcher"), "exit_intent": _l("Catch on exit")}})
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts"))
+    design: DesignOverride = Field(default_factory=DesignOverride, title=_l("Colours"))
+
+    @field_validator("keywords")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return list(dict.fromkeys(v.strip().casefold() for v in values if v.strip()))
+
+
+DEFAULT_CONSENT = (
+    "Нажимая кнопку, я даю согласие на обработку моего номера телефона владельцем сайта и оператором связи "
+    "ПАО «МТТ» для обратного звонка по моей заявке в соответствии с Федеральным законом от 27.07.2006 "
+    "№ 152-ФЗ «О персональных данных». Согласие действует до достижения цели обработки и может быть отозвано "
+    "письменным заявлением владельцу сайта.")
+
+
 class SiteSettings(BaseModel):
     """Every setting of a site's widget and calls (the spec's script settings 1–15)."""
 
@@ -142,10 +261,27 @@ class SiteSettings(BaseModel):
     design: Design = Field(default_factory=Design, title=_l("Design"), json_schema_extra=_section(WIDGET_DESIGN))
     texts: Texts = Field(default_factory=Texts, title=_l("Texts"), json_schema_extra=_section(WIDGET_TEXTS))
 
+    language: Literal["ru", "en"] = Field(
+        "ru", title=_l("Language of the widget"),
+        json_schema_extra=_section(WIDGET_TEXTS, labels={"ru": "Русский", "en": "English"}))
+    scenarios: Scenarios = Field(default_factory=Scenarios, title=_l("When the widget opens"),
+                                 json_schema_extra=_section(WIDGET_SETTINGS))
+    keyword_rules: list[KeywordRule] = Field(
+        default_factory=list, max_length=10, title=_l("Texts by keyword and UTM tags"),
+        description=_l("The first rule that matches the visitor wins."), json_schema_extra=_section(WIDGET_TEXTS))
+    consent_text: str = Field(DEFAULT_CONSENT, min_length=20, max_length=5000,
+                              title=_l("Consent to the processing of personal data"),
+                              json_schema_extra=_section(WIDGET_TEXTS, widget="textarea"))
+    privacy_policy_url: str | None = Field(None, pattern=r"^https?://\S+$", max_length=500,
+                                           title=_l("Link to the privacy policy"),
+                                           json_schema_extra=_section(WIDGET_TEXTS))
+    metrika_counter_id: int | None = Field(None, ge=1, le=10**12, title=_l("Yandex Metrica counter for goals"),
+                                           json_schema_extra=_section(WIDGET_SETTINGS))
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
+        if value not in known_zones():
             raise ValueError(str(_l("Unknown time zone.")))
         return value
 
@@ -177,6 +313,12 @@ class SiteSettings(BaseModel):
         if self.default_country not in self.allowed_countries:
             raise ValueError(str(_l("The default country must be one of the allowed countries.")))
         return self
+
+
+@functools.cache
+def known_zones() -> frozenset[str]:
+    """Every IANA zone name; reading them walks the zone database, so once per process."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _region(value: str) -> str:

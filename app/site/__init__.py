@@ -1,8 +1,9 @@
 """The service's public website (S1): landing page and language choice."""
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 bp = Blueprint("site", __name__)
+WIDGET_MAX_AGE_S = 300
 
 
 @bp.get("/")
@@ -13,6 +14,33 @@ def index():
 @bp.get("/favicon.ico")
 def favicon():
     return current_app.send_static_file("favicon.svg")
+
+
+@bp.get("/widget.js")
+def widget_js():
+    """The widget bundle (W1), built by `make widget`; short caching so a new build reaches sites soon."""
+    response = current_app.send_static_file("widget.js")
+    response.cache_control.public = True
+    response.cache_control.max_age = WIDGET_MAX_AGE_S
+    return response
+
+
+@bp.get("/demo/site")
+def demo_site():
+    """A host page with the demo site's widget, as a client's website would embed it (`make run`)."""
+    key = request.args.get("key") or _demo_site_key()
+    if key is None:
+        abort(404)
+    return render_template("site/demo_host.html", site_key=key)
+
+
+def _demo_site_key() -> str | None:
+    from app.cli import DEMO_EMAILS
+    from app.services.accounts import find_user
+
+    user = find_user(DEMO_EMAILS["client"])
+    sites = user.account.sites if user is not None and user.account is not None else []
+    return sites[0].public_key if sites else None
 
 
 @bp.post("/lang/<code>")

@@ -1,0 +1,160 @@
+"""The API's routes; each validates its input, calls a service and commits once."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Response, current_app, jsonify, request
+
+from app.api import bp, openapi
+from app.api.http import ApiError, error_response, origin_allowed, parse_body, with_cors
+from app.api.schemas import (
+    CallbackCreated,
+    CallbackIn,
+    CallbackStatus,
+    EventsIn,
+    Health,
+    WidgetConfig,
+)
+from app.extensions import csrf, db, limiter
+from app.models import CallbackRequest, Site
+from app.services import DomainError, callbacks, widget_events
+from app.services.settings import get_settings
+from app.services.site_settings import effective_settings
+from app.services.widget_config import published
+
+CONFIG_MAX_AGE_S = 60
+csrf.exempt(bp)
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return error_response(error)
+
+
+def _site(site_key: str) -> Site:
+    site = db.session.scalar(sa.select(Site).where(Site.public_key == site_key))
+    if site is None:
+        raise ApiError("site_not_found", 404)
+    return site
+
+
+def _language(site: Site) -> str:
+    return effective_settings(site.account_id, site.id).language
+
+
+def _allowed_origin(domains, language: str) -> str:
+    """The request's Origin if it is one of the site's; anything else, missing or "null" included, is refused."""
+    origin = request.headers.get("Origin")
+    if not origin_allowed(domains, origin):
+        raise ApiError("origin_not_allowed", 403, language)
+    return origin
+
+
+@bp.get("/health")
+@openapi.documented(summary="Liveness: the app answers", response=Health)
+def health():
+    return jsonify(status="ok")
+
+
+@bp.get("/widget/<site_key>")
+@openapi.documented(summary="The widget's configuration for a site (A2)", response=WidgetConfig,
+                    errors=("site_not_found", "site_inactive", "origin_not_allowed"), cached=True)
+def widget_config(site_key: str):
+    config = published(site_key)
+    if config is None:
+        raise ApiError("site_not_found", 404)
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(config.domains, origin):  # no Origin: a direct request
+        raise ApiError("origin_not_allowed", 403, config.language)
+    if not config.is_active:
+        raise ApiError("site_inactive", 403, config.language)
+    response = Response(config.body, mimetype="application/json")
+    response.set_etag(config.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = CONFIG_MAX_AGE_S
+    response.vary.add("Origin")
+    response = response.make_conditional(request)
+    return with_cors(response, origin) if origin else response
+
+
+@bp.route("/widget/<site_key>/callbacks", methods=["OPTIONS"])
+@bp.route("/widget/<site_key>/events", methods=["OPTIONS"])
+def preflight(site_key: str):
+    site = _site(site_key)
+    origin = _allowed_origin(site.domains, _language(site))
+    return with_cors(Response(status=204), origin, preflight=True)
+
+
+@bp.post("/widget/<site_key>/callbacks")
+@limiter.limit(lambda: current_app.config["API_CALLBACK_RATE_LIMIT"])
+@openapi.documented(summary="Ask for a call back (A3)", body=CallbackIn, response=CallbackCreated, status=201,
+                    errors=("invalid_request", "invalid_phone", "country_not_allowed", "consent_required",
+                            "consent_outdated", "invalid_department", "invalid_slot", "site_not_found",
+                            "site_inactive", "origin_not_allowed", "blacklisted", "limit_number", "limit_session",
+                            "limit_ip", "rate_limited"))
+def create_callback(site_key: str):
+    site = _site(site_key)
+    language = _language(site)
+    origin = _allowed_origin(site.domains, language)
+    body = parse_body(CallbackIn)
+    try:
+        accepted = callbacks.create(site, _new_request(body), get_settings().callback_eta_s)
+    except DomainError as exc:
+        db.session.rollback()
+        raise ApiError(exc.code, 422, language) from None
+    db.session.commit()
+    row = accepted.request
+    if row.reject_reason:
+        raise ApiError(row.reject_reason, 429 if row.reject_reason.startswith("limit_") else 403, language)
+    created = CallbackCreated(id=row.id, status_token=accepted.status_token, mode=row.mode,
+                              eta_seconds=accepted.eta_seconds, scheduled_for=row.scheduled_for)
+    return with_cors(_json(created, 201), origin)
+
+
+def _new_request(body: CallbackIn) -> callbacks.NewRequest:
+    visitor = body.visitor
+    context = visitor.model_dump(exclude_none=True)
+    return callbacks.NewRequest(
+        phone=body.phone, country=body.country, is_consent_given=body.consent,
+        consent_version=body.consent_version, department_id=body.department_id,
+        scheduled_for=body.scheduled_for, ip=request.remote_addr or "", user_agent=request.user_agent.string,
+        visitor=callbacks.Visitor(session_id=visitor.session_id, page_url=visitor.page_url or "",
+                                  source=visitor.source or "", keyword=(visitor.keyword or "").casefold(),
+                                  context=context))
+
+
+@bp.get("/callbacks/<int:request_id>")
+@openapi.documented(summary="A request's status and outcome (W11)", response=CallbackStatus,
+                    errors=("not_found",), params=("token",))
+def callback_status(request_id: int):
+    row = db.session.get(CallbackRequest, request_id)
+    if row is None or not callbacks.check_token(row, request.args.get("token", "")):
+        raise ApiError("not_found", 404)
+    status = CallbackStatus(id=row.id, status=row.status, outcome=row.outcome, duration_s=row.duration_s,
+                            mode=row.mode, scheduled_for=row.scheduled_for)
+    response = _json(status, 200)
+    response.cache_control.no_store = True
+    origin = request.headers.get("Origin")
+    return with_cors(response, origin) if origin_allowed(row.site.domains, origin) else response
+
+
+@bp.post("/widget/<site_key>/events")
+@limiter.limit(lambda: current_app.config["API_EVENTS_RATE_LIMIT"])
+@openapi.documented(summary="Widget events for conversion statistics (batched)", body=EventsIn, status=204,
+                    errors=("invalid_request", "site_not_found", "origin_not_allowed"))
+def widget_events_batch(site_key: str):
+    site = _site(site_key)
+    origin = _allowed_origin(site.domains, _language(site))
+    batch = parse_body(EventsIn, any_content_type=True)
+    widget_events.count(site.id, batch.device or "", [(e.type, e.scenario or "", e.variant or "")
+                                                       for e in batch.events])
+    db.session.commit()
+    return with_cors(Response(status=204), origin)
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())
+
+
+def _json(model, status: int) -> Response:
+    return Response(model.model_dump_json(), status=status, mimetype="application/json")

@@ -1,0 +1,167 @@
+"""Accepting a visitor's callback request (A3): every check, the stored row, the consent record (W13).
+
+The checks run cheapest first. A request refused by the blacklist or a limit is still stored, as `rejected`
+with its reason, so that abuse is visible; it is never dialed. Other refusals store nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.db import utcnow
+from app.extensions import db
+from app.models import CallbackRequest, ConsentRecord, ConsentText, RequestStatus, Site
+from app.services import DomainError, blacklist, geo, limits, phones, schedule
+from app.services.site_settings import SiteSettings, effective_settings
+from app.services.widget_config import consent_digest, consent_version
+
+
+@dataclass
+class Visitor:
+    """What the widget tells about the visitor (W6), as validated by the API's schema."""
+
+    session_id: str | None = None
+    page_url: str = ""
+    source: str = ""
+    keyword: str = ""
+    context: dict = field(default_factory=dict)  # everything the widget sent, kept as is
+
+
+@dataclass
+class NewRequest:
+    phone: str
+    country: str | None
+    is_consent_given: bool
+    consent_version: str | None
+    department_id: int | None
+    scheduled_for: dt.datetime | None
+    ip: str
+    user_agent: str
+    visitor: Visitor
+
+
+@dataclass
+class Accepted:
+    request: CallbackRequest
+    status_token: str
+    eta_seconds: int
+
+
+def _refuse(code: str, message: str) -> DomainError:
+    return DomainError(message, code=code)
+
+
+def create(site: Site, new: NewRequest, eta_seconds: int, now: dt.datetime | None = None) -> Accepted:
+    """Check and store a request. Raises DomainError (nothing stored) or returns the row, maybe `rejected`."""
+    now = now or utcnow()
+    if not site.is_active:
+        raise _refuse("site_inactive", "the site is switched off")
+    settings = effective_settings(site.account_id, site.id)
+    consent_text = _check_consent(settings, new)
+    number = _check_phone(settings, new)
+    _check_department(settings, new.department_id)
+    mode, scheduled_for = _timing(settings, new.scheduled_for, now)
+    row = _new_row(site, settings, new, number, mode, scheduled_for)
+    token = secrets.token_urlsafe(24)
+    row.status_token_hash = _hash(token)
+    reason = _rejection(site, row, new.visitor.session_id)
+    if reason:
+        row.status, row.reject_reason, row.mode = RequestStatus.REJECTED, reason, ""
+        current_app.logger.warning("callback request rejected: %s site=%s ip=%s", reason, site.id, new.ip)
+    db.session.add(row)
+    db.session.flush()
+    if not reason:
+        db.session.add(ConsentRecord(request_id=row.id, site_id=site.id, consent_text_id=consent_text.id,
+                                     phone=row.phone, ip=new.ip, given_at=now))
+    return Accepted(row, token, eta_seconds if mode == "instant" else _seconds_until(scheduled_for, now))
+
+
+def check_token(request: CallbackRequest, token: str) -> bool:
+    return hmac.compare_digest(request.status_token_hash, _hash(token or ""))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_consent(settings: SiteSettings, new: NewRequest) -> ConsentText:
+    if not new.is_consent_given:
+        raise _refuse("consent_required", "consent to the processing of personal data is required")
+    if new.consent_version != consent_version(settings.consent_text):
+        raise _refuse("consent_outdated", "the consent text shown is not the current one")
+    return _consent_text(settings.consent_text)
+
+
+def _consent_text(body: str) -> ConsentText:
+    digest = consent_digest(body)
+    found = db.session.scalar(sa.select(ConsentText).where(ConsentText.digest == digest))
+    if found is None:
+        found = ConsentText(digest=digest, body=body)
+        db.session.add(found)
+        db.session.flush()
+    return found
+
+
+def _check_phone(settings: SiteSettings, new: NewRequest):
+    country = (new.country or settings.default_country).upper()
+    if country not in settings.allowed_countries:
+        raise _refuse("country_not_allowed", "calls to this country are not allowed")
+    number = phones.parse(new.phone, country)
+    if phones.region_of(number) not in settings.allowed_countries:
+        raise _refuse("country_not_allowed", "calls to this country are not allowed")
+    return number
+
+
+def _check_department(settings: SiteSettings, department_id: int | None) -> None:
+    offered = settings.offered_department_ids if settings.is_office_choice_offered else []
+    if department_id is not None and department_id not in offered:
+        raise _refuse("invalid_department", "this office is not offered")
+
+
+def _timing(settings: SiteSettings, wanted: dt.datetime | None, now: dt.datetime):
+    """("instant", None) in working hours unless a time was chosen; otherwise ("scheduled", the time)."""
+    if wanted is not None:
+        if not schedule.is_bookable(settings, wanted, now):
+            raise _refuse("invalid_slot", "this time cannot be booked")
+        return "scheduled", wanted.astimezone(dt.UTC)
+    if schedule.is_open(settings, now):
+        return "instant", None
+    first = next(iter(schedule.slots(settings, now)), None)
+    if first is None:
+        raise _refuse("invalid_slot", "the site has no working hours to book")
+    return "scheduled", first.astimezone(dt.UTC)
+
+
+def _seconds_until(at: dt.datetime, now: dt.datetime) -> int:
+    return max(0, int((at - now).total_seconds()))
+
+
+def _new_row(site: Site, settings: SiteSettings, new: NewRequest, number, mode: str,
+             scheduled_for: dt.datetime | None) -> CallbackRequest:
+    visitor = new.visitor
+    return CallbackRequest(
+        account_id=site.account_id, site_id=site.id, department_id=new.department_id,
+        phone=phones.e164(number), country=phones.region_of(number), mode=mode, scheduled_for=scheduled_for,
+        status=RequestStatus.SCHEDULED if mode == "scheduled" else RequestStatus.RECEIVED,
+        ip=new.ip, user_agent=new.user_agent[:400],
+        region=geo.region_of_ip(new.ip, settings.language) or phones.place_of(number, settings.language)[:120],
+        source=visitor.source[:16], keyword=visitor.keyword[:200], page_url=visitor.page_url[:2000],
+        visitor=visitor.context)
+
+
+def _rejection(site: Site, row: CallbackRequest, session_id: str | None) -> str | None:
+    """The reason code if the blacklist or an abuse limit refuses the request, else None (and it is counted)."""
+    if blacklist.is_blocked(site.account_id, "number", row.phone) or blacklist.is_blocked(site.account_id, "ip",
+                                                                                          row.ip):
+        return "blacklisted"
+    try:
+        limits.admit(limits.request_limits(row.phone, session_id, row.ip))
+    except limits.LimitExceeded as exc:
+        return exc.code
+    return None
