@@ -95,6 +95,9 @@ def _overrides(url: str, instance: str, **extra) -> dict:
         "MAIL_PORT": 9,  # discard: tests that read mail use the `mailbox` fixture's port
         "MAIL_TIMEOUT": 5,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "WIDGET_CONFIG_CACHE_S": 0,  # a test sees its settings change at once; the cache has its own tests
+        "API_CALLBACK_RATE_LIMIT": "10000 per minute",
+        "API_EVENTS_RATE_LIMIT": "10000 per minute",
         "MAIL_CATCHER_DIR": os.path.join(instance, "maildir"),
         **extra,
     }
@@ -126,13 +129,20 @@ def app_overrides():
 
 
 @pytest.fixture
-def app(database_url, tmp_path, mailbox, app_overrides):
+def app(database_url, backend, tmp_path, mailbox, app_overrides, request):
+    """The app on a fresh database; on PostgreSQL with Redis too (the production path), its counters emptied."""
     from app import create_app
     from app.extensions import db
 
     config = _overrides(database_url, str(tmp_path), MAIL_PORT=mailbox.port)
+    if backend == "postgresql":
+        config["REDIS_URL"] = request.getfixturevalue("redis_service").url
     config.update(app_overrides)
     app = create_app(config)
+    if app.config["REDIS_URL"]:
+        import redis
+
+        redis.Redis.from_url(app.config["REDIS_URL"]).flushdb()
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -180,3 +190,18 @@ def make_staff_user(app):
             return user.id, email, password
 
     return make
+
+
+@pytest.fixture
+def fresh_limits(app):
+    """A callable that empties every abuse-limit counter (database and Redis); called once before the test."""
+    from app.extensions import db
+    from app.services import limits
+
+    def reset() -> None:
+        with app.app_context():
+            limits.reset()
+            db.session.commit()
+
+    reset()
+    return reset
