@@ -12,7 +12,13 @@ from pydantic import ValidationError
 from admin.base import SecureBaseView
 from app.extensions import db
 from app.forms.schema_form import apply_errors, schema_form, values_from_form
-from app.forms.site_settings_form import flash_saved, history, save_site_settings, site_settings_form
+from app.forms.site_settings_form import (
+    flash_saved,
+    history,
+    preview_response,
+    save_site_settings,
+    site_settings_form,
+)
 from app.models import Account, Site
 from app.services import site_settings
 from app.services.settings import GlobalSettings, get_settings, set_setting
@@ -41,14 +47,25 @@ class SiteSettingsView(SecureBaseView):
         return self._edit(site.account, site, _("Settings of the site %(site)s (%(account)s)",
                                                 site=site, account=site.account))
 
+    @expose("/site/<int:site_id>/preview", methods=("POST",))
+    def site_preview(self, site_id: int):
+        """The widget as the form's unsaved values would make it (W-settings): checked like saving, stored nowhere."""
+        site = db.get_or_404(Site, site_id)
+        return preview_response(self._form(site.account, site), site)
+
     def _edit(self, account: Account, site: Site | None, heading: str):
         site_id = site.id if site else None
-        effective = site_settings.effective_settings(account.id, site_id).model_dump()
-        form = site_settings_form(account.id)(data=effective)
+        form = self._form(account, site)
         if form.is_submitted() and save_site_settings(form, account.id, site_id, current_user.id):
             return redirect(request.path)
+        preview_url = url_for(".site_preview", site_id=site.id) if site else None
         return self.render("admin/settings_form.html", form=form, heading=heading, account=account, site=site,
-                           history=history(account.id, site_id))
+                           history=history(account.id, site_id), preview_url=preview_url)
+
+    @staticmethod
+    def _form(account: Account, site: Site | None) -> FlaskForm:
+        effective = site_settings.effective_settings(account.id, site.id if site else None).model_dump()
+        return site_settings_form(account.id)(data=effective)
 
 
 class GlobalSettingsView(SecureBaseView):

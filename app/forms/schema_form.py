@@ -12,7 +12,7 @@ from typing import Any
 import annotated_types
 import phonenumbers
 from babel import Locale
-from flask_babel import get_locale
+from flask_babel import LazyString, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from pydantic import BaseModel, EmailStr
@@ -21,6 +21,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     Field,
+    FieldList,
     FormField,
     IntegerField,
     SelectField,
@@ -31,7 +32,9 @@ from wtforms import (
 )
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.choices import SelectChoice
+from wtforms.fields.core import UnboundField
 from wtforms.form import BaseForm
+from wtforms.utils import unset_value
 from wtforms.validators import Email, InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ColorInput, ListWidget
 
@@ -63,6 +66,9 @@ MESSAGES = {
 }
 # WTForms' own Russian for this message is marked fuzzy, so it would show in English.
 NOT_AMONG_CHOICES = _l("Not among the options: '%(value)s'.")
+LIST_HELP = _l("To add an entry, fill in the blank one at the end. An entry whose fields are all blank or as "
+               "preset is dropped on saving: clear an entry to remove it.")
+LIST_LIMIT = _l("At most %(count)s entries.")
 
 
 class SectionForm(FlaskForm):
@@ -85,6 +91,42 @@ class LinesField(TextAreaField):
     def process_formdata(self, valuelist):
         if valuelist:
             self.data = [line.strip() for line in valuelist[0].splitlines() if line.strip()]
+
+
+class ModelListField(FieldList):
+    """A list of sub-forms: the entries given plus one blank entry (the item's defaults) to add a new one.
+
+    Entries left blank (every value empty or as preset) are dropped from what was submitted, so the entries'
+    indices are those of the list the schema validates, and errors located by index land on the right entry.
+    Error messages about the list as a whole go to `form_errors`, as for a form.
+    """
+
+    def __init__(self, unbound_field: UnboundField, *, blank: dict, limit: int | None, **kwargs):
+        super().__init__(unbound_field, max_entries=None if limit is None else limit + 1, **kwargs)
+        self.blank, self.limit = blank, limit
+        self.form_errors: list[str] = []
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        super().process(formdata, data, extra_filters)
+        if formdata:
+            self.entries = [entry for entry in self.entries if not self.is_blank(entry)]
+            self._compact_indices()
+        if self.limit is None or len(self.entries) < self.limit:
+            self.append_entry(self.blank)
+
+    def validate(self, form, extra_validators=()) -> bool:
+        """Only the filled entries are checked: the blank one is not submitted as a value."""
+        everything, self.entries = self.entries, self.filled()
+        try:
+            return super().validate(form, extra_validators)
+        finally:
+            self.entries = everything
+
+    def filled(self) -> list[FormField]:
+        return [entry for entry in self.entries if not self.is_blank(entry)]
+
+    def is_blank(self, entry: FormField) -> bool:
+        return _is_blank(values_from_form(entry.form), self.blank)
 
 
 class CheckboxesField(SelectMultipleField):
@@ -133,9 +175,11 @@ def schema_form(model: type[BaseModel], *, allowed_keys: Iterable[str] | None = 
 
 
 def values_from_form(form: BaseForm) -> dict:
-    """The submitted values as a nested dict shaped like the schema, with only the fields the form has."""
-    return {field.short_name: values_from_form(field.form) if isinstance(field, FormField) else field.data
-            for field in form if not isinstance(field, CSRFTokenField)}
+    """The submitted values as a nested dict shaped like the schema, with only the fields the form has.
+
+    A list of sub-forms gives its filled entries only.
+    """
+    return {field.short_name: _field_value(field) for field in form if not isinstance(field, CSRFTokenField)}
 
 
 def apply_errors(form: BaseForm, errors: Iterable[dict]) -> None:
@@ -145,10 +189,28 @@ def apply_errors(form: BaseForm, errors: Iterable[dict]) -> None:
     """
     for error in errors:
         target = _locate(form, error["loc"])
-        if isinstance(target, BaseForm):
+        if isinstance(target, (BaseForm, ModelListField)):
             target.form_errors.append(error_message(error))
         elif not target.errors:
             target.errors = [error_message(error)]
+
+
+def errors_by_name(form: BaseForm, name: str = "__all__") -> dict[str, list[str]]:
+    """Every error message of a (validated) form by the name of its control, as the browser posts it.
+
+    Errors of a section or of a whole list go under the section's or the list's name, the form's own under `name`.
+    """
+    found = {name: [str(m) for m in form.form_errors]} if form.form_errors else {}
+    for field in form:
+        if isinstance(field, FormField):
+            found.update(errors_by_name(field.form, field.name))
+        elif isinstance(field, ModelListField):
+            found.update({field.name: list(field.form_errors)} if field.form_errors else {})
+            for entry in field.entries:
+                found.update(errors_by_name(entry.form, entry.name))
+        elif field.errors:
+            found[field.name] = [str(m) for m in field.errors]
+    return found
 
 
 def error_message(error: dict) -> str:
@@ -207,6 +269,8 @@ def _field(spec: _Spec, build: _Build):
         return _choice_field(spec, build)
     if _is_model(spec.annotation):
         return _section_field(spec, build)
+    if typing.get_origin(spec.annotation) is list and _is_model(typing.get_args(spec.annotation)[0]):
+        return _list_field(spec, build)
     if typing.get_origin(spec.annotation) is typing.Literal:
         labels = spec.hints.get("labels", {})
         return SelectField(choices=[SelectChoice(value, labels.get(value, value))
@@ -220,9 +284,7 @@ def _scalar_field(spec: _Spec):
     if spec.annotation is bool:
         return BooleanField(**spec.options)
     if spec.annotation is int:
-        low, high = spec.bound(annotated_types.Ge, "ge"), spec.bound(annotated_types.Le, "le")
-        limits = {name: value for name, value in (("min", low), ("max", high)) if value is not None}
-        return IntegerField(validators=[NumberRange(low, high)], render_kw=limits, **spec.options)
+        return _integer_field(spec)
     if spec.annotation is dt.time:
         return TimeField(format=TIME_FORMATS, **spec.options)
     if spec.annotation is EmailStr:
@@ -231,6 +293,14 @@ def _scalar_field(spec: _Spec):
     if spec.annotation is str:
         return _text_field(spec)
     raise TypeError(f"no form field for {spec.name}: {spec.annotation!r}")
+
+
+def _integer_field(spec: _Spec) -> Field:
+    """A whole number within the schema's bounds; an optional one may be left blank (None)."""
+    low, high = spec.bound(annotated_types.Ge, "ge"), spec.bound(annotated_types.Le, "le")
+    limits = {name: value for name, value in (("min", low), ("max", high)) if value is not None}
+    validators = [Optional()] if spec.is_optional else []
+    return IntegerField(validators=[*validators, NumberRange(low, high)], render_kw=limits, **spec.options)
 
 
 def _text_field(spec: _Spec) -> Field:
@@ -270,15 +340,60 @@ def _section_field(spec: _Spec, build: _Build) -> FormField | None:
     return field_class(_form_class(spec.annotation, SectionForm, fields), **spec.options)
 
 
-def _locate(form: BaseForm, loc: Sequence) -> BaseForm | Field:
+def _list_field(spec: _Spec, build: _Build) -> ModelListField:
+    """Entries of a list of models; an item is edited whole, under the list's permission key."""
+    item = typing.get_args(spec.annotation)[0]
+    fields = _fields(item, _Build(None, build.choices), None)
+    limit = spec.bound(annotated_types.MaxLen, "max_length")
+    return ModelListField(FormField(_form_class(item, SectionForm, fields)), blank=_defaults(item), limit=limit,
+                          label=spec.options["label"], description=_list_help(spec.info.description, limit))
+
+
+def _list_help(description: Any, limit: int | None) -> LazyString:
+    def text() -> str:
+        limit_text = str(LIST_LIMIT) % {"count": limit} if limit is not None else None
+        return " ".join(str(part) for part in (description, LIST_HELP, limit_text) if part)
+    return LazyString(text)
+
+
+def _defaults(model: type[BaseModel]) -> dict:
+    """The model's defaults as form data (nested models as dicts); fields without a default are left out."""
+    values = {name: info.get_default(call_default_factory=True)
+              for name, info in model.model_fields.items() if not info.is_required()}
+    return {name: value.model_dump() if isinstance(value, BaseModel) else value for name, value in values.items()}
+
+
+def _is_blank(value: Any, default: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_blank(v, default.get(k) if isinstance(default, dict) else None) for k, v in value.items())
+    return value in (None, "", []) or value == default
+
+
+def _field_value(field: Field) -> Any:
+    if isinstance(field, FormField):
+        return values_from_form(field.form)
+    if isinstance(field, ModelListField):
+        return [values_from_form(entry.form) for entry in field.filled()]
+    return field.data
+
+
+def _locate(form: BaseForm, loc: Sequence) -> BaseForm | ModelListField | Field:
     """The deepest form or field `loc` names: a field for a list item's error, the form for an unknown name."""
     target = form
     for part in loc:
-        if not isinstance(target, BaseForm) or part not in target:
+        field = _child(target, part)
+        if field is None:
             break
-        field = target[part]
         target = field.form if isinstance(field, FormField) else field
     return target
+
+
+def _child(target: BaseForm | Field, part: str | int) -> Field | None:
+    if isinstance(target, BaseForm) and isinstance(part, str):
+        return target[part] if part in target else None
+    if isinstance(target, ModelListField) and isinstance(part, int):
+        return target.entries[part] if 0 <= part < len(target.entries) else None
+    return None
 
 
 def _without_none(annotation: Any) -> tuple[Any, bool]:

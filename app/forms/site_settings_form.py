@@ -4,14 +4,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from flask import flash
+from flask import flash, jsonify
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from app.extensions import db
-from app.forms.schema_form import apply_errors, schema_form, values_from_form
-from app.models import Department, SettingsDocument, User
-from app.services import site_settings
+from app.forms.schema_form import apply_errors, errors_by_name, schema_form, values_from_form
+from app.models import Department, SettingsDocument, Site, User
+from app.services import site_settings, widget_config
 
 
 def site_settings_form(account_id: int, allowed_keys: Iterable[str] | None = None) -> type[FlaskForm]:
@@ -22,21 +22,38 @@ def site_settings_form(account_id: int, allowed_keys: Iterable[str] | None = Non
                        choices={"departments": [tuple(row) for row in departments]})
 
 
-def save_site_settings(form: FlaskForm, account_id: int, site_id: int | None, user_id: int) -> bool:
-    """Store a new version when every check passes (and commit); otherwise show every problem at once."""
+def checked_settings(form: FlaskForm, account_id: int, site_id: int | None) -> dict | None:
+    """The full settings with the form's values when every check passes; else None, every problem on the form."""
     is_valid = form.validate()
-    values = values_from_form(form)
     try:
-        site_settings.validate(account_id, site_id, values)
+        validated = site_settings.validate(account_id, site_id, values_from_form(form))
     except site_settings.SettingsError as exc:
         apply_errors(form, exc.errors)
+        return None
+    return validated if is_valid else None
+
+
+def save_site_settings(form: FlaskForm, account_id: int, site_id: int | None, user_id: int) -> bool:
+    """Store a new version when every check passes (and commit); otherwise show every problem at once."""
+    if checked_settings(form, account_id, site_id) is None:
         return False
-    if not is_valid:
-        return False
-    document = site_settings.save(account_id, site_id, values, user_id=user_id)
+    document = site_settings.save(account_id, site_id, values_from_form(form), user_id=user_id)
     db.session.commit()
     flash_saved(_("Saved as version %(version)s.", version=document.version) if document else None)
     return True
+
+
+def preview_response(form: FlaskForm, site: Site):
+    """The widget's configuration with the form's values, checked as for saving; nothing is stored.
+
+    Invalid values: 422 with {"error": {"code": "invalid_settings", "message", "fields": {name: [messages]}}}.
+    """
+    validated = checked_settings(form, site.account_id, site.id)
+    if validated is None:
+        return jsonify(error={"code": site_settings.SettingsError.code,
+                              "message": _("Fix the errors to see the preview."),
+                              "fields": errors_by_name(form)}), 422
+    return jsonify(widget_config.config_for(site, site_settings.SiteSettings.model_validate(validated)))
 
 
 def flash_saved(message: str | None) -> None:

@@ -3,7 +3,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db
-from app.forms.site_settings_form import history, save_site_settings, site_settings_form
+from app.forms.site_settings_form import history, preview_response, save_site_settings, site_settings_form
 from app.models import Site
 from app.services import ledger, permissions, site_settings
 
@@ -33,10 +33,8 @@ def dashboard():
                            sites=account.sites, can_edit_settings=bool(_opened_settings_keys()))
 
 
-@bp.route("/sites/<int:site_id>/settings", methods=["GET", "POST"])
-@login_required
-def site_settings_page(site_id: int):
-    """Only what a manager opened to this account (C5); another account's site is not found."""
+def _settings_of(site_id: int):
+    """The account's own site and the settings keys opened to it; another account's site is not found."""
     account = _client_account()
     site = db.session.get(Site, site_id)
     if site is None or site.account_id != account.id:
@@ -44,8 +42,29 @@ def site_settings_page(site_id: int):
     allowed = _opened_settings_keys()
     if not allowed:
         abort(403)
+    return account, site, allowed
+
+
+def _settings_form(account, site, allowed):
     effective = site_settings.effective_settings(account.id, site.id).model_dump()
-    form = site_settings_form(account.id, allowed_keys=allowed)(data=effective)
+    return site_settings_form(account.id, allowed_keys=allowed)(data=effective)
+
+
+@bp.route("/sites/<int:site_id>/settings", methods=["GET", "POST"])
+@login_required
+def site_settings_page(site_id: int):
+    """Only what a manager opened to this account (C5); another account's site is not found."""
+    account, site, allowed = _settings_of(site_id)
+    form = _settings_form(account, site, allowed)
     if form.is_submitted() and save_site_settings(form, account.id, site.id, current_user.id):
         return redirect(request.path)
-    return render_template("portal/site_settings.html", form=form, site=site, history=history(account.id, site.id))
+    return render_template("portal/site_settings.html", form=form, site=site, history=history(account.id, site.id),
+                           preview_url=url_for(".site_settings_preview", site_id=site.id))
+
+
+@bp.post("/sites/<int:site_id>/settings/preview")
+@login_required
+def site_settings_preview(site_id: int):
+    """The widget as the form's unsaved values would make it (W-settings): checked like saving, stored nowhere."""
+    account, site, allowed = _settings_of(site_id)
+    return preview_response(_settings_form(account, site, allowed), site)

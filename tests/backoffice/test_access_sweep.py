@@ -173,11 +173,15 @@ def model_ops(spec: ViewSpec) -> list[Op]:
 
 
 def page_ops(spec: ViewSpec) -> list[Op]:
-    """A plain BaseView: each exposed rule opened (GET) and, if it takes one, its form posted back as shown."""
+    """A plain BaseView: each exposed rule opened (GET) and, if it takes one, its form posted back as shown.
+
+    A rule that only takes POST (a live preview) is posted the form of the page one level up (`form_post`).
+    """
     ops = []
     for rule, _, methods in spec.routes:
         ops += [Op(f"page:{rule}", rule=rule)] if "GET" in methods else []
-        ops += [Op(f"page_post:{rule}", "POST", rule)] if "POST" in methods else []
+        if "POST" in methods:
+            ops.append(Op(f"{'page_post' if 'GET' in methods else 'form_post'}:{rule}", "POST", rule))
     return ops
 
 
@@ -225,7 +229,7 @@ def flagged_answer(spec: ViewSpec, op: Op) -> str:
     if name == "ajax_update":
         # Flask-Admin answers 404 unless the view lists inline-editable columns (it does not look at can_edit).
         return NOT_FOUND if not spec.editable_columns else (OK if spec.can_edit else DISABLED)
-    if name.startswith(("page:", "page_post:")):
+    if name.startswith(("page:", "page_post:", "form_post:")):
         return OK
     raise AssertionError(f"no expectation for operation {name}")
 
@@ -623,10 +627,11 @@ def build_request(world: World, spec: ViewSpec, op: Op, role: str, *, with_csrf:
     name = op.name
     if name.startswith("page:"):
         return Request("GET", [base + fill_rule(world, name.split(":", 1)[1])])
-    if name.startswith("page_post:"):
+    if name.startswith(("page_post:", "form_post:")):
         url = base + fill_rule(world, name.split(":", 1)[1])
-        shown = form_values(world.clients["admin"].get(url).get_data(as_text=True), PAGE_FORM_CLASS)
-        assert shown, f"{url}: no form.{PAGE_FORM_CLASS} on the page: teach the sweep to post this page's form"
+        page = url if name.startswith("page_post:") else url.rsplit("/", 1)[0]
+        shown = form_values(world.clients["admin"].get(page).get_data(as_text=True), PAGE_FORM_CLASS)
+        assert shown, f"{page}: no form.{PAGE_FORM_CLASS} on the page: teach the sweep to post this page's form"
         shown.pop("csrf_token", None)
         return Request("POST", [url], {**shown, **csrf})
     if name.startswith("list"):
@@ -802,6 +807,11 @@ def check_allowed(op, request, response, url, before, after, flashes, what):
                 assert 'name="csrf_token"' in body, f"{what}: the form has no CSRF token"
         return
     errors = [message for category, message in flashes if category in ("error", "danger")]
+    if name.startswith("form_post:"):
+        # A POST-only rule (a live preview) answers the page's form as shown with JSON, and stores nothing.
+        assert response.status_code == 200 and response.mimetype == "application/json", f"{what}: {describe(response)}"
+        assert_unchanged(before, after, f"{what} (the form as shown)")
+        return
     if name.startswith("page_post:"):
         # The page's form posted back as shown is accepted, and (nothing having been changed) stores nothing.
         assert response.status_code == 302, f"{what}: {describe(response)} flashed {flashes}"

@@ -5,7 +5,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from helpers import login, submit, submit_as_shown
+from helpers import form_values, login, submit, submit_as_shown
 
 from admin import settings_views
 from app.extensions import db
@@ -148,6 +148,28 @@ def test_a_post_without_the_csrf_token_stores_nothing(app, admin_client, shop):
     account_id, _, _ = shop
     response = admin_client.post(f"/admin/site-settings/account/{account_id}", data={"client_delay_s": "5"})
     assert response.status_code == 400 and documents(app) == []
+
+
+def test_the_site_page_previews_the_unsaved_values_and_stores_nothing(app, admin_client, shop):
+    """The live preview (W-settings): the page's form as typed, answered as the widget's configuration."""
+    account_id, site_id, _ = shop
+    url = f"/admin/site-settings/site/{site_id}"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert f'data-preview-url="{url}/preview"' in page and 'src="/static/js/settings-preview.js"' in page
+    assert "settings-preview" not in admin_client.get(f"/admin/site-settings/account/{account_id}").get_data(
+        as_text=True), "account defaults have no site to preview"
+    values = form_values(page)
+    values.update({"texts-title": ["Перезвоним"], "keyword_rules-0-keywords": ["диван"]})
+    response = admin_client.post(f"{url}/preview", data=values)
+    assert response.status_code == 200
+    assert response.get_json()["texts"]["title"] == "Перезвоним"
+    assert response.get_json()["rules"][0]["keywords"] == ["диван"]
+    values["client_delay_s"] = ["99"]
+    response = admin_client.post(f"{url}/preview", data=values)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {"client_delay_s": ["Значение должно быть между 0 и 60."]}
+    assert admin_client.post("/admin/site-settings/site/999999/preview", data=values).status_code == 404
+    assert documents(app) == []
 
 
 @pytest.mark.parametrize("path", ["/admin/site-settings/account/999999", "/admin/site-settings/site/999999"])

@@ -16,12 +16,13 @@ from app.forms.schema_form import (
     apply_errors,
     country_choices,
     error_message,
+    errors_by_name,
     schema_form,
     values_from_form,
 )
 from app.services import site_settings
 from app.services.settings import GlobalSettings
-from app.services.site_settings import WIDGET_SETTINGS, SiteSettings
+from app.services.site_settings import WIDGET_SETTINGS, KeywordRule, SiteSettings
 
 DEPARTMENTS = {"departments": [(11, "Sales"), (12, "Service")]}
 
@@ -123,7 +124,7 @@ def test_allowed_keys_leave_fields_out_and_a_crafted_post_changes_nothing(app, m
     _, account_id, _, _ = make_client_user()
     with app.test_request_context("/"):
         _, html = shown(allowed_keys={WIDGET_SETTINGS})
-    assert "design-accent_color" not in html and "texts-title" not in html and "Оформление" not in html
+    assert 'name="design-accent_color"' not in html and 'name="texts-title"' not in html and "Оформление" not in html
     assert 'name="client_delay_s"' in html
     form, is_valid = submitted(app, html, {"design-accent_color": "#000000", "texts-title": "Hacked",
                                            "client_delay_s": "5"}, allowed_keys={WIDGET_SETTINGS})
@@ -188,3 +189,150 @@ def test_an_error_of_the_whole_model_is_shown_above_the_form(ru_request):
 ])
 def test_pydantic_messages_are_in_the_interface_language(ru_request, error, message):
     assert error_message(error) == message
+
+
+# Lists of sub-forms (keyword rules), optional whole numbers and optional patterned texts.
+
+RULE_FIELDS = ("keywords", "utm_source", "utm_campaign", "scenario", "texts-title", "texts-body", "texts-button",
+               "design-accent_color", "design-background_color")
+
+
+def rules(*titles: str) -> dict:
+    """Settings data with a keyword rule per title (keyword = the title in lower case)."""
+    return SiteSettings(keyword_rules=[KeywordRule(keywords=[t.lower()], texts={"title": t}) for t in titles]
+                        ).model_dump()
+
+
+def cleared(index: int) -> dict:
+    """What a browser sends for keyword rule `index` once every field is emptied (the select back to "any")."""
+    return {f"keyword_rules-{index}-{name}": "any" if name == "scenario" else "" for name in RULE_FIELDS}
+
+
+def entry_names(html: str) -> list[str]:
+    return sorted(set(re.findall(r'id="(keyword_rules-\d+)"', html)))
+
+
+def test_a_list_shows_its_entries_numbered_and_one_blank_entry_to_add_one(ru_request):
+    form, html = shown(data=rules("Sale", "Gift"))
+    assert entry_names(html) == ["keyword_rules-0", "keyword_rules-1", "keyword_rules-2"]
+    assert 'value="Sale"' in tag(html, "keyword_rules-0-texts-title")
+    assert 'value="Gift"' in tag(html, "keyword_rules-1-texts-title")
+    assert 'value=""' in tag(html, "keyword_rules-2-texts-title")
+    assert '<option selected value="any">' in html.split('name="keyword_rules-2-scenario"')[1]
+    assert 'type="text"' in tag(html, "keyword_rules-2-design-accent_color"), "a colour that may be blank"
+    assert 'aria-describedby="keyword_rules-help"' in html
+    assert [form.keyword_rules.is_blank(entry) for entry in form.keyword_rules] == [False, False, True]
+    with force_locale("en"):
+        html = render(form)
+    legends = re.findall(r'<legend class="h6">(.*?)</legend>', html)
+    assert legends == ["No. 1", "No. 2", "New entry (no. 3)"]
+    help_text = re.search(r'id="keyword_rules-help">(.*?)</small>', html).group(1)
+    assert help_text.startswith("The first rule that matches the visitor wins.")
+    assert "all blank or as preset is dropped on saving" in help_text and "At most 10 entries." in help_text
+
+
+def test_filling_in_the_blank_entry_adds_a_rule(app, ru_request):
+    _, html = shown(data=rules("Sale"))
+    form, is_valid = submitted(app, html, {"keyword_rules-1-keywords": "Winter\r\nSki",
+                                           "keyword_rules-1-utm_source": "yandex",
+                                           "keyword_rules-1-design-accent_color": "#00ff00"})
+    assert is_valid, form.errors
+    settings = SiteSettings.model_validate(values_from_form(form))
+    assert [rule.keywords for rule in settings.keyword_rules] == [["sale"], ["winter", "ski"]]
+    added = settings.keyword_rules[1]
+    assert (added.utm_source, added.utm_campaign, added.scenario) == ("yandex", None, "any")
+    assert added.texts.title is None
+    assert (added.design.accent_color, added.design.background_color) == ("#00ff00", None)
+    assert entry_names(render(form)) == ["keyword_rules-0", "keyword_rules-1", "keyword_rules-2"], "a new blank one"
+
+
+def test_a_rule_that_only_changes_a_preset_value_is_kept(app, ru_request):
+    _, html = shown()
+    form, is_valid = submitted(app, html, {"keyword_rules-0-scenario": "exit_intent"})
+    assert is_valid and values_from_form(form)["keyword_rules"][0]["scenario"] == "exit_intent"
+
+
+def test_blanking_a_rule_removes_it_and_the_rest_keep_their_order(app, ru_request):
+    _, html = shown(data=rules("Sale", "Gift", "Ski"))
+    form, is_valid = submitted(app, html, cleared(1))
+    assert is_valid, form.errors
+    kept = SiteSettings.model_validate(values_from_form(form)).keyword_rules
+    assert [rule.texts.title for rule in kept] == ["Sale", "Ski"]
+    html = render(form)
+    assert entry_names(html) == ["keyword_rules-0", "keyword_rules-1", "keyword_rules-2"]
+    assert 'value="Ski"' in tag(html, "keyword_rules-1-texts-title") and 'value=""' in tag(
+        html, "keyword_rules-2-texts-title")
+
+
+def test_errors_of_a_rule_land_on_its_fields_even_after_a_blank_one_is_dropped(app, ru_request):
+    _, html = shown(data=rules("Sale", "Gift"))
+    form, is_valid = submitted(app, html, {**cleared(0), "keyword_rules-1-texts-title": "x" * 121,
+                                           "keyword_rules-1-design-accent_color": "red"})
+    assert is_valid, "the form's own checks pass: pydantic finds these"
+    with pytest.raises(ValidationError) as caught:
+        SiteSettings.model_validate(values_from_form(form))
+    assert {error["loc"] for error in caught.value.errors()} == {
+        ("keyword_rules", 0, "texts", "title"), ("keyword_rules", 0, "design", "accent_color")}
+    apply_errors(form, caught.value.errors())
+    entry = form.keyword_rules[0].form
+    assert entry.texts.form.title.errors == ["Текст слишком длинный (максимум 120)."]
+    assert entry.design.form.accent_color.errors == ["Значение в неверном формате."]
+    html = render(form)
+    assert 'value="red"' in tag(html, "keyword_rules-0-design-accent_color")
+    assert 'id="keyword_rules-0-design-accent_color-error">Значение в неверном формате.</p>' in html
+    assert 'aria-describedby="keyword_rules-0-texts-title-error"' in tag(html, "keyword_rules-0-texts-title")
+    assert html.count('class="error invalid-feedback') == 2
+    assert errors_by_name(form) == {"keyword_rules-0-texts-title": ["Текст слишком длинный (максимум 120)."],
+                                    "keyword_rules-0-design-accent_color": ["Значение в неверном формате."]}
+
+
+def test_at_most_ten_rules(app, ru_request):
+    titles = [f"Rule {n}" for n in range(10)]
+    _, html = shown(data=rules(*titles[:9]))
+    assert len(entry_names(html)) == 10, "nine rules and a blank one"
+    form, html = shown(data=rules(*titles))
+    assert len(entry_names(html)) == 10 and not any(map(form.keyword_rules.is_blank, form.keyword_rules)), \
+        "ten rules: no blank entry"
+    crafted = {f"keyword_rules-{n}-{name}": value for n in (10, 11, 12)
+               for name, value in (("texts-title", f"Extra {n}"), ("scenario", "any"))}
+    form, _ = submitted(app, html, crafted)
+    assert len(form.keyword_rules.entries) == 11, "one too many is shown back with an error; the rest not taken"
+    with pytest.raises(ValidationError) as caught:
+        SiteSettings.model_validate(values_from_form(form))
+    apply_errors(form, caught.value.errors())
+    assert form.keyword_rules.form_errors == ["Слишком много значений (максимум 10)."]
+    html = render(form)
+    assert 'id="keyword_rules-error">Слишком много значений (максимум 10).</p>' in html
+    assert 'aria-describedby="keyword_rules-help keyword_rules-error"' in html
+    assert errors_by_name(form) == {"keyword_rules": ["Слишком много значений (максимум 10)."]}
+
+
+def test_an_optional_whole_number_may_be_left_blank(app, ru_request):
+    _, html = shown(data=SiteSettings(metrika_counter_id=12345).model_dump())
+    assert 'type="number"' in tag(html, "metrika_counter_id") and 'value="12345"' in tag(html, "metrika_counter_id")
+    assert 'min="1"' in tag(html, "metrika_counter_id")
+    for typed, expected in (("", None), ("  ", None), ("678", 678)):
+        form, is_valid = submitted(app, html, {"metrika_counter_id": typed})
+        assert is_valid, form.errors
+        assert values_from_form(form)["metrika_counter_id"] == expected
+    for typed in ("abc", "0"):
+        form, is_valid = submitted(app, html, {"metrika_counter_id": typed})
+        assert not is_valid and form.metrika_counter_id.errors, typed
+
+
+def test_an_optional_text_with_a_pattern_is_none_when_blank_and_checked_when_not(app, ru_request):
+    _, html = shown()
+    form, _ = submitted(app, html, {"privacy_policy_url": "  "})
+    assert values_from_form(form)["privacy_policy_url"] is None
+    form, _ = submitted(app, html, {"privacy_policy_url": "ftp://example.com/policy"})
+    with pytest.raises(ValidationError) as caught:
+        SiteSettings.model_validate(values_from_form(form))
+    apply_errors(form, caught.value.errors())
+    assert form.privacy_policy_url.errors == ["Значение в неверном формате."]
+
+
+def test_a_list_is_edited_whole_under_its_own_key(ru_request):
+    _, html = shown(allowed_keys={site_settings.WIDGET_TEXTS})
+    assert 'name="keyword_rules-0-design-accent_color"' in html, "the rule's colours come with the rule"
+    _, html = shown(allowed_keys={site_settings.WIDGET_DESIGN})
+    assert "keyword_rules" not in html
