@@ -135,7 +135,8 @@ class ExitIntent(BaseModel):
     is_scroll_up: bool = Field(True, title=_l("Touch: a fast scroll back to the top"))
     is_tab_return: bool = Field(True, title=_l("Touch: the visitor comes back to the tab"))
     idle_s: int = Field(30, ge=0, le=600, title=_l("Touch: inactivity, s (0: off)"))
-    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"))
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"),
+                                 json_schema_extra=_section(WIDGET_TEXTS))
 
 
 class HotVisitor(BaseModel):
@@ -153,7 +154,8 @@ class HotVisitor(BaseModel):
     is_direct_visit_hot: bool = Field(False, title=_l("A direct visit is hot"))
     after_active_s: int = Field(10, ge=0, le=600, title=_l("Open after, s of reading"))
     min_clicks_first_minute: int = Field(0, ge=0, le=100, title=_l("Clicks in the first minute (0: off)"))
-    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"))
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"),
+                                 json_schema_extra=_section(WIDGET_TEXTS))
 
     @field_validator("keywords")
     @classmethod
@@ -173,7 +175,8 @@ class LongReader(BaseModel):
     min_scroll_pct: int = Field(50, ge=0, le=100, title=_l("Scrolled at least, %"))
     min_pages: int = Field(3, ge=1, le=100, title=_l("Pages viewed at least"))
     min_clicks: int = Field(0, ge=0, le=1000, title=_l("Clicks at least"))
-    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"))
+    texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"),
+                                 json_schema_extra=_section(WIDGET_TEXTS))
 
 
 class Scenarios(BaseModel):
