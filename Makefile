@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 
-.PHONY: run test deps system-deps assets translations migrate seed lint extract-messages clean
+.PHONY: run test deps system-deps assets widget translations migrate seed lint extract-messages clean
 
 run: deps assets migrate seed  ## set up what is missing, then start every process of the service
 	@echo "CallBack is starting on $(PUBLIC_URL) (Ctrl+C stops all processes)"
@@ -40,8 +40,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-assets: deps translations  ## LESS through Flask-Assets (node's lessc)
+assets: deps translations widget  ## LESS through Flask-Assets (node's lessc), and the widget
 	$(FLASK) assets build
+
+widget: node_modules/.installed  ## the visitor's widget: assets/widget/*.js bundled into app/static/widget.js
+	node_modules/.bin/esbuild assets/widget/index.js --bundle --minify --format=iife --target=es2020 \
+		--legal-comments=none --log-level=warning --outfile=app/static/widget.js
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations --statistics 2>&1 | tail -n 1
@@ -62,4 +66,4 @@ lint: deps
 	$(BIN)/ruff check app admin dialer tests migrations
 
 clean:
-	rm -rf $(VENV) node_modules app/static/gen app/static/.webassets-manifest
+	rm -rf $(VENV) node_modules app/static/gen app/static/.webassets-manifest app/static/widget.js
