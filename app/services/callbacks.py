@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import current_app
 
-from app.db import utcnow
+from app.db import insert, utcnow
 from app.extensions import db
 from app.models import CallbackRequest, ConsentRecord, ConsentText, RequestStatus, Site
 from app.services import DomainError, blacklist, geo, limits, phones, schedule
@@ -99,13 +99,11 @@ def _check_consent(settings: SiteSettings, new: NewRequest) -> ConsentText:
 
 
 def _consent_text(body: str) -> ConsentText:
+    """The stored row of this text; the first request to show a new text stores it, racing ones share it."""
     digest = consent_digest(body)
-    found = db.session.scalar(sa.select(ConsentText).where(ConsentText.digest == digest))
-    if found is None:
-        found = ConsentText(digest=digest, body=body)
-        db.session.add(found)
-        db.session.flush()
-    return found
+    db.session.execute(insert(db.session, ConsentText).values(digest=digest, body=body, created_at=utcnow())
+                       .on_conflict_do_nothing(index_elements=["digest"]))
+    return db.session.scalar(sa.select(ConsentText).where(ConsentText.digest == digest))
 
 
 def _check_phone(settings: SiteSettings, new: NewRequest):

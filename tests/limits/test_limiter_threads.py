@@ -73,16 +73,10 @@ def test_twenty_threads_in_one_session_let_exactly_one_through(app, fresh_limits
     assert stored(app, "session:one-visitor") == 1
 
 
-CONSENT_RACE = pytest.mark.xfail(
-    reason="app.services.callbacks._consent_text: concurrent first requests of a consent text race to insert it; "
-           "on PostgreSQL the losers get 500 (UniqueViolation), not a reason code", strict=False)
-
-
 @pytest.mark.parametrize("counters", ["redis"])
 def test_concurrent_first_requests_of_a_site_are_all_answered_with_a_code(
-        app, fresh_limits, request_body, backend, counters, request):
-    if backend == "postgresql":
-        request.applymarker(CONSENT_RACE)  # SQLite serialises the transactions (BEGIN IMMEDIATE): no race
+        app, fresh_limits, request_body, backend, counters):
+    """Concurrent first requests of a consent text all store it (ON CONFLICT): none gets a 500."""
     from app.services import accounts, sites
     from app.services.site_settings import effective_settings
     from app.services.widget_config import consent_version
