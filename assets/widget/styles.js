@@ -9,7 +9,7 @@ dialog::backdrop{background:#0004}
 .p-bottom-right{inset:auto 16px 16px auto;margin:0}
 .p-bottom-left{inset:auto auto 16px 16px;margin:0}
 .p-center{inset:0;margin:auto}
-.pv{position:relative;inset:auto;margin:0;display:block}
+.pv{position:relative;inset:auto;margin:0;display:block;max-width:100%}
 @media (max-width:480px){dialog:not(.pv){inset:auto 0 0;width:100%;margin:0;border-radius:14px 14px 0 0}}
 *{box-sizing:border-box}
 .in{position:relative;padding:20px}
