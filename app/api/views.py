@@ -1,7 +1,6 @@
 """The API's routes; each validates its input, calls a service and commits once."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response, current_app, jsonify, request
 
 from app.api import bp, openapi
@@ -15,11 +14,10 @@ from app.api.schemas import (
     WidgetConfig,
 )
 from app.extensions import csrf, db, limiter
-from app.models import CallbackRequest, Site
+from app.models import CallbackRequest
 from app.services import DomainError, callbacks, widget_events
 from app.services.settings import get_settings
-from app.services.site_settings import effective_settings
-from app.services.widget_config import published
+from app.services.widget_config import PublishedSite, published, published_site
 
 CONFIG_MAX_AGE_S = 60
 csrf.exempt(bp)
@@ -30,15 +28,11 @@ def _api_error(error: ApiError):
     return error_response(error)
 
 
-def _site(site_key: str) -> Site:
-    site = db.session.scalar(sa.select(Site).where(Site.public_key == site_key))
+def _site(site_key: str) -> PublishedSite:
+    site = published_site(site_key)
     if site is None:
         raise ApiError("site_not_found", 404)
     return site
-
-
-def _language(site: Site) -> str:
-    return effective_settings(site.account_id, site.id).language
 
 
 def _allowed_origin(domains, language: str) -> str:
@@ -62,11 +56,12 @@ def widget_config(site_key: str):
     config = published(site_key)
     if config is None:
         raise ApiError("site_not_found", 404)
+    site = config.site
     origin = request.headers.get("Origin")
-    if origin is not None and not origin_allowed(config.domains, origin):  # no Origin: a direct request
-        raise ApiError("origin_not_allowed", 403, config.language)
-    if not config.is_active:
-        raise ApiError("site_inactive", 403, config.language)
+    if origin is not None and not origin_allowed(site.domains, origin):  # no Origin: a direct request
+        raise ApiError("origin_not_allowed", 403, site.language)
+    if not site.is_active:
+        raise ApiError("site_inactive", 403, site.language)
     response = Response(config.body, mimetype="application/json")
     response.set_etag(config.etag)
     response.cache_control.public = True
@@ -80,7 +75,7 @@ def widget_config(site_key: str):
 @bp.route("/widget/<site_key>/events", methods=["OPTIONS"])
 def preflight(site_key: str):
     site = _site(site_key)
-    origin = _allowed_origin(site.domains, _language(site))
+    origin = _allowed_origin(site.domains, site.language)
     return with_cors(Response(status=204), origin, preflight=True)
 
 
@@ -93,14 +88,14 @@ def preflight(site_key: str):
                             "limit_ip", "rate_limited"))
 def create_callback(site_key: str):
     site = _site(site_key)
-    language = _language(site)
+    language = site.language
     origin = _allowed_origin(site.domains, language)
     body = parse_body(CallbackIn)
     try:
-        accepted = callbacks.create(site, _new_request(body), get_settings().callback_eta_s)
+        accepted = callbacks.create(site, _new_request(body), get_settings())
     except DomainError as exc:
         db.session.rollback()
-        raise ApiError(exc.code, 422, language) from None
+        raise ApiError(exc.code, 403 if exc.code == "site_inactive" else 422, language) from None
     db.session.commit()
     row = accepted.request
     if row.reject_reason:
@@ -126,7 +121,7 @@ def _new_request(body: CallbackIn) -> callbacks.NewRequest:
 @openapi.documented(summary="A request's status and outcome (W11)", response=CallbackStatus,
                     errors=("not_found",), params=("token",))
 def callback_status(request_id: int):
-    row = db.session.get(CallbackRequest, request_id)
+    row = db.session.get(CallbackRequest, request_id) if request_id < 2**31 else None  # beyond the INTEGER column
     if row is None or not callbacks.check_token(row, request.args.get("token", "")):
         raise ApiError("not_found", 404)
     status = CallbackStatus(id=row.id, status=row.status, outcome=row.outcome, duration_s=row.duration_s,
@@ -140,10 +135,10 @@ def callback_status(request_id: int):
 @bp.post("/widget/<site_key>/events")
 @limiter.limit(lambda: current_app.config["API_EVENTS_RATE_LIMIT"])
 @openapi.documented(summary="Widget events for conversion statistics (batched)", body=EventsIn, status=204,
-                    errors=("invalid_request", "site_not_found", "origin_not_allowed"))
+                    errors=("invalid_request", "site_not_found", "origin_not_allowed", "rate_limited"))
 def widget_events_batch(site_key: str):
     site = _site(site_key)
-    origin = _allowed_origin(site.domains, _language(site))
+    origin = _allowed_origin(site.domains, site.language)
     batch = parse_body(EventsIn, any_content_type=True)
     widget_events.count(site.id, batch.device or "", [(e.type, e.scenario or "", e.variant or "")
                                                        for e in batch.events])

@@ -2,7 +2,8 @@
 
 Who acted comes from the logged-in user in a request, else from `acting_as(...)` (CLI commands, worker
 tasks), else "system". Journals that are audit trails themselves are not copied: the ledger (append-only,
-keyed) and the notification outbox (its own status and attempts).
+keyed), the notification outbox (its own status and attempts), and visitors' traffic: callback requests
+(their own status and, later, attempts), consent records, widget event counters and limiter hits.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from app.db import utcnow
 
 _actor: ContextVar[str | None] = ContextVar("audit_actor", default=None)
 MASKED = {"password_hash"}
-SKIPPED_TABLES = {"audit_log", "ledger_account", "ledger_transaction", "ledger_entry", "notification"}
+SKIPPED_TABLES = {"audit_log", "ledger_account", "ledger_transaction", "ledger_entry", "notification",
+                  "callback_request", "consent_text", "consent_record", "widget_event_count", "limit_hit"}
 
 
 @contextlib.contextmanager

@@ -39,3 +39,12 @@ def is_blocked(account_id: int, kind: str, value: str) -> bool:
         sa.select(sa.func.count()).select_from(BlacklistEntry).where(
             BlacklistEntry.kind == kind, BlacklistEntry.value == normalise(kind, value),
             sa.or_(BlacklistEntry.account_id == account_id, BlacklistEntry.account_id.is_(None)))) > 0
+
+
+def is_blocked_any(account_id: int, *, number: str, ip: str) -> bool:
+    """True if the account's list or the global list has the number or the address (one query)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(BlacklistEntry).where(
+            sa.or_(sa.and_(BlacklistEntry.kind == "number", BlacklistEntry.value == normalise("number", number)),
+                   sa.and_(BlacklistEntry.kind == "ip", BlacklistEntry.value == normalise("ip", ip))),
+            sa.or_(BlacklistEntry.account_id == account_id, BlacklistEntry.account_id.is_(None)))) > 0

@@ -16,10 +16,11 @@ from flask import current_app
 
 from app.db import insert, utcnow
 from app.extensions import db
-from app.models import CallbackRequest, ConsentRecord, ConsentText, RequestStatus, Site
+from app.models import CallbackRequest, ConsentRecord, ConsentText, RequestStatus
 from app.services import DomainError, blacklist, geo, limits, phones, schedule
-from app.services.site_settings import SiteSettings, effective_settings
-from app.services.widget_config import consent_digest, consent_version
+from app.services.settings import GlobalSettings
+from app.services.site_settings import SiteSettings
+from app.services.widget_config import PublishedSite, consent_digest, consent_version
 
 
 @dataclass
@@ -57,12 +58,13 @@ def _refuse(code: str, message: str) -> DomainError:
     return DomainError(message, code=code)
 
 
-def create(site: Site, new: NewRequest, eta_seconds: int, now: dt.datetime | None = None) -> Accepted:
+def create(site: PublishedSite, new: NewRequest, service: GlobalSettings,
+           now: dt.datetime | None = None) -> Accepted:
     """Check and store a request. Raises DomainError (nothing stored) or returns the row, maybe `rejected`."""
     now = now or utcnow()
     if not site.is_active:
         raise _refuse("site_inactive", "the site is switched off")
-    settings = effective_settings(site.account_id, site.id)
+    settings = site.settings
     consent_text = _check_consent(settings, new)
     number = _check_phone(settings, new)
     _check_department(settings, new.department_id)
@@ -70,16 +72,17 @@ def create(site: Site, new: NewRequest, eta_seconds: int, now: dt.datetime | Non
     row = _new_row(site, settings, new, number, mode, scheduled_for)
     token = secrets.token_urlsafe(24)
     row.status_token_hash = _hash(token)
-    reason = _rejection(site, row, new.visitor.session_id)
+    reason = _rejection(site.account_id, row, new.visitor.session_id, service)
     if reason:
         row.status, row.reject_reason, row.mode = RequestStatus.REJECTED, reason, ""
-        current_app.logger.warning("callback request rejected: %s site=%s ip=%s", reason, site.id, new.ip)
+        current_app.logger.warning("callback request rejected: %s site=%s ip=%s", reason, site.site_id, new.ip)
     db.session.add(row)
     db.session.flush()
     if not reason:
-        db.session.add(ConsentRecord(request_id=row.id, site_id=site.id, consent_text_id=consent_text.id,
+        db.session.add(ConsentRecord(request_id=row.id, site_id=site.site_id, consent_text_id=consent_text.id,
                                      phone=row.phone, ip=new.ip, given_at=now))
-    return Accepted(row, token, eta_seconds if mode == "instant" else _seconds_until(scheduled_for, now))
+    eta = service.callback_eta_s if mode == "instant" else _seconds_until(scheduled_for, now)
+    return Accepted(row, token, eta)
 
 
 def check_token(request: CallbackRequest, token: str) -> bool:
@@ -140,11 +143,11 @@ def _seconds_until(at: dt.datetime, now: dt.datetime) -> int:
     return max(0, int((at - now).total_seconds()))
 
 
-def _new_row(site: Site, settings: SiteSettings, new: NewRequest, number, mode: str,
+def _new_row(site: PublishedSite, settings: SiteSettings, new: NewRequest, number, mode: str,
              scheduled_for: dt.datetime | None) -> CallbackRequest:
     visitor = new.visitor
     return CallbackRequest(
-        account_id=site.account_id, site_id=site.id, department_id=new.department_id,
+        account_id=site.account_id, site_id=site.site_id, department_id=new.department_id,
         phone=phones.e164(number), country=phones.region_of(number), mode=mode, scheduled_for=scheduled_for,
         status=RequestStatus.SCHEDULED if mode == "scheduled" else RequestStatus.RECEIVED,
         ip=new.ip, user_agent=new.user_agent[:400],
@@ -153,13 +156,13 @@ def _new_row(site: Site, settings: SiteSettings, new: NewRequest, number, mode: 
         visitor=visitor.context)
 
 
-def _rejection(site: Site, row: CallbackRequest, session_id: str | None) -> str | None:
+def _rejection(account_id: int, row: CallbackRequest, session_id: str | None,
+               service: GlobalSettings) -> str | None:
     """The reason code if the blacklist or an abuse limit refuses the request, else None (and it is counted)."""
-    if blacklist.is_blocked(site.account_id, "number", row.phone) or blacklist.is_blocked(site.account_id, "ip",
-                                                                                          row.ip):
+    if blacklist.is_blocked_any(account_id, number=row.phone, ip=row.ip):
         return "blacklisted"
     try:
-        limits.admit(limits.request_limits(row.phone, session_id, row.ip))
+        limits.admit(limits.request_limits(row.phone, session_id, row.ip, service))
     except limits.LimitExceeded as exc:
         return exc.code
     return None

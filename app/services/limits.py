@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.models import LimitHit
 from app.services import DomainError
-from app.services.settings import get_settings
+from app.services.settings import GlobalSettings, get_settings
 
 REDIS_PREFIX = "callback:limit:"
 
@@ -48,13 +48,13 @@ class LimitExceeded(DomainError):
         self.limit = limit
 
 
-def request_limits(phone: str, session_id: str | None, ip: str) -> list[Limit]:
+def request_limits(phone: str, session_id: str | None, ip: str, settings: GlobalSettings | None = None) -> list[Limit]:
     """The limits a callback request counts against, from the global settings.
 
     Per destination number across all accounts (no call-bombing of a victim), per visitor session, and per IP
     address by distinct numbers, which lets a carrier NAT's many visitors through.
     """
-    settings = get_settings()
+    settings = settings or get_settings()
     limits = [
         Limit("limit_number", f"number:10m:{phone}", phone, 600, settings.limit_number_per_10min),
         Limit("limit_number", f"number:day:{phone}", phone, 86_400, settings.limit_number_per_day),
@@ -97,13 +97,21 @@ def purge_expired() -> int:
 # -- the database: hits as rows, counted under the keys' locks -------------------------------------------------
 
 def _database_admit(limits: list[Limit]) -> Limit | None:
-    _lock_keys(sorted({limit.key for limit in limits}))
+    keys = sorted({limit.key for limit in limits})
+    _lock_keys(keys)
     now = utcnow()
+    since = now - dt.timedelta(seconds=max(limit.window_s for limit in limits))
+    hits = db.session.execute(sa.select(LimitHit.key, LimitHit.member, LimitHit.at)
+                              .where(LimitHit.key.in_(keys), LimitHit.at > since)).all()
     for limit in limits:
-        if _database_count(limit, now) >= limit.limit:
+        start = now - dt.timedelta(seconds=limit.window_s)
+        members = [hit.member for hit in hits if hit.key == limit.key and hit.at > start]
+        if limit.distinct and limit.member in members:
+            continue
+        if len(set(members) if limit.distinct else members) >= limit.limit:
             return limit
-    db.session.add_all(LimitHit(key=limit.key, member=limit.member, at=now) for limit in limits)
-    db.session.flush()
+    db.session.execute(sa.insert(LimitHit), [{"key": limit.key, "member": limit.member, "at": now}
+                                             for limit in limits])
     return None
 
 
@@ -122,17 +130,6 @@ def _lock_keys(keys: list[str]) -> None:
 
 def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def _database_count(limit: Limit, now: dt.datetime) -> int:
-    since = now - dt.timedelta(seconds=limit.window_s)
-    window = sa.select(LimitHit.member).where(LimitHit.key == limit.key, LimitHit.at > since)
-    if not limit.distinct:
-        return db.session.scalar(sa.select(sa.func.count()).select_from(window.subquery()))
-    members = window.distinct().subquery()
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(members))
-    is_known = db.session.scalar(sa.select(sa.exists(window.where(LimitHit.member == limit.member))))
-    return 0 if is_known else count
 
 
 # -- Redis: one sorted set per key (member → time), checked and updated by one script ------------------------------

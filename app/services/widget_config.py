@@ -7,6 +7,7 @@ never a change of the data model or of the widget's engine.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -39,53 +40,77 @@ def consent_version(text: str) -> str:
     return consent_digest(text)[:12]
 
 
-def site_config(site: Site, now: dt.datetime | None = None) -> dict:
-    return config_for(site, effective_settings(site.account_id, site.id), now)
+@dataclass(frozen=True)
+class PublishedSite:
+    """What the API checks a widget request against: the site's facts and its effective settings."""
+
+    site_id: int
+    account_id: int
+    public_key: str
+    domains: tuple[str, ...]
+    is_active: bool
+    settings: SiteSettings
+
+    @property
+    def language(self) -> str:
+        return self.settings.language
 
 
 @dataclass(frozen=True)
 class Published:
-    """A site's configuration as served: the JSON body, its ETag, and what the API checks before serving it."""
+    """A site's configuration as served: the JSON body and its ETag."""
 
-    site_id: int
-    domains: tuple[str, ...]
-    is_active: bool
-    language: str
+    site: PublishedSite
     body: bytes
     etag: str
+
+
+def published_site(site_key: str) -> PublishedSite | None:
+    """The site with this key and its settings, None if there is none (cached like `published`)."""
+    return _cached(("site", site_key), lambda: _site(site_key))
 
 
 def published(site_key: str) -> Published | None:
     """The served configuration of the site with this key, None if there is none.
 
-    Built configurations are kept for WIDGET_CONFIG_CACHE_S seconds in each process: a settings change reaches
-    visitors within that time plus the response's own max-age, and the widget's hot path costs a dict lookup.
+    Both are kept for WIDGET_CONFIG_CACHE_S seconds in each process: a settings change reaches visitors within
+    that time plus the response's own max-age, and the widget's hot paths cost a dict lookup.
     """
+    return _cached(("config", site_key), lambda: _publish(site_key))
+
+
+def _cached(key: tuple, build):
     ttl = current_app.config["WIDGET_CONFIG_CACHE_S"]
     if ttl <= 0:
-        return _publish(site_key)
+        return build()
     cache = current_app.extensions.setdefault("widget_configs", TTLCache(maxsize=CACHE_SIZE, ttl=ttl))
     with _cache_lock:
-        found = cache.get(site_key)
+        found = cache.get(key)
     if found is None:
-        found = _publish(site_key)
+        found = build()
         if found is not None:
             with _cache_lock:
-                cache[site_key] = found
+                cache[key] = found
     return found
 
 
-def _publish(site_key: str) -> Published | None:
+def _site(site_key: str) -> PublishedSite | None:
     site = db.session.scalar(sa.select(Site).where(Site.public_key == site_key))
     if site is None:
         return None
-    config = site_config(site)
-    body = json.dumps(config, ensure_ascii=False, separators=(",", ":")).encode()
-    return Published(site.id, tuple(site.domains), site.is_active, config["lang"], body,
-                     hashlib.sha256(body).hexdigest()[:32])
+    return PublishedSite(site.id, site.account_id, site.public_key, tuple(site.domains), site.is_active,
+                         effective_settings(site.account_id, site.id))
 
 
-def config_for(site: Site, settings: SiteSettings, now: dt.datetime | None = None) -> dict:
+def _publish(site_key: str) -> Published | None:
+    site = published_site(site_key)
+    if site is None:
+        return None
+    body = json.dumps(config_for(site, site.settings), ensure_ascii=False, separators=(",", ":")).encode()
+    return Published(site, body, hashlib.sha256(body).hexdigest()[:32])
+
+
+def config_for(site: Site | PublishedSite, settings: SiteSettings, now: dt.datetime | None = None) -> dict:
     """The widget's configuration for `site` with `settings` (saved or, for the live preview, not yet)."""
     now = now or utcnow()
     is_open = schedule.is_open(settings, now)
@@ -219,8 +244,12 @@ def error_message(code: str) -> str:
     return messages.get(code, _("Something went wrong. Please try again."))
 
 
+@functools.cache
 def ui_strings(language: str) -> dict:
-    """Every fixed text of the widget in the site's language (so the widget carries no translations)."""
+    """Every fixed text of the widget in the site's language (so the widget carries no translations).
+
+    Cached per process: the catalogues do not change while it runs. Callers must not change the result.
+    """
     with force_locale(language):
         return {
             "close": _("Close"), "phone": _("Your phone number"), "country": _("Country"),
