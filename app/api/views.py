@@ -140,7 +140,7 @@ def widget_events_batch(site_key: str):
     site = _site(site_key)
     origin = _allowed_origin(site.domains, site.language)
     batch = parse_body(EventsIn, any_content_type=True)
-    widget_events.count(site.id, batch.device or "", [(e.type, e.scenario or "", e.variant or "")
+    widget_events.count(site.site_id, batch.device or "", [(e.type, e.scenario or "", e.variant or "")
                                                        for e in batch.events])
     db.session.commit()
     return with_cors(Response(status=204), origin)
