@@ -123,3 +123,50 @@ def collection_app():
             db.engine.dispose()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_SITES = itertools.count(1)
+
+
+def make_site(app, *, domains=("https://shop.example.com",), settings: dict | None = None, is_active: bool = True):
+    """Factory: a new account with one site (and its settings, if given); returns the Site, detached but loaded."""
+    from app.extensions import db
+    from app.models import Account
+    from app.services import site_settings, sites
+
+    number = next(_SITES)
+    with app.app_context():
+        account = Account(client_code=f"SITE-{number}", company=f"Shop {number}")
+        db.session.add(account)
+        db.session.flush()
+        site = sites.create_site(account, f"Shop {number}", list(domains))
+        site.is_active = is_active
+        if settings:
+            site_settings.save(account.id, site.id, settings)
+        db.session.commit()
+        return site
+
+
+def save_site_settings(app, site, values: dict) -> None:
+    """Save a new version of a site's own settings document, as the back office does."""
+    from app.extensions import db
+    from app.services import site_settings
+
+    with app.app_context():
+        site_settings.save(site.account_id, site.id, values)
+        db.session.commit()
+
+
+def set_global_setting(app, key: str, value) -> None:
+    from app.extensions import db
+    from app.services.settings import set_setting
+
+    with app.app_context():
+        set_setting(key, value)
+        db.session.commit()
+
+
+def api_error(response) -> tuple[int, str]:
+    """(HTTP status, the API's stable error code) of a JSON error response."""
+    body = response.get_json(silent=True) or {}
+    return response.status_code, (body.get("error") or {}).get("code")
