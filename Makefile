@@ -21,7 +21,8 @@ run: deps assets migrate seed  ## set up what is missing, then start every proce
 	@echo "CallBack is starting on $(PUBLIC_URL) (Ctrl+C stops all processes)"
 	$(BIN)/honcho start -f Procfile
 
-test: deps assets  ## the whole test suite
+test: deps assets  ## the whole test suite: the widget's pure modules in node, then pytest
+	node --test assets/widget/test/
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 deps: system-deps $(VENV)/.installed node_modules/.installed

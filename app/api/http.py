@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from flask_babel import force_locale
 from pydantic import BaseModel, ValidationError
 
-from app.services.widget_config import error_message
+from app.services.widget_config import error_message, published_site
 
 PREFLIGHT_MAX_AGE_S = 600
 
@@ -29,7 +29,15 @@ def error_response(error: ApiError) -> Response:
         body["fields"] = error.fields
     response = jsonify(error=body)
     response.status_code = error.status
-    return response
+    return _with_site_cors(response)
+
+
+def _with_site_cors(response: Response) -> Response:
+    """Let the widget read an error (a limit, a blacklist, a throttle) when its origin is the site's own."""
+    origin = request.headers.get("Origin")
+    site_key = (request.view_args or {}).get("site_key")
+    site = published_site(site_key) if origin and site_key else None
+    return with_cors(response, origin) if site and origin_allowed(site.domains, origin) else response
 
 
 def parse_body(model: type[BaseModel], *, any_content_type: bool = False) -> BaseModel:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
@@ -58,11 +59,20 @@ def request_limits(phone: str, session_id: str | None, ip: str, settings: Global
     limits = [
         Limit("limit_number", f"number:10m:{phone}", phone, 600, settings.limit_number_per_10min),
         Limit("limit_number", f"number:day:{phone}", phone, 86_400, settings.limit_number_per_day),
-        Limit("limit_ip", f"ip:{ip}", phone, 3600, settings.limit_ip_numbers_per_hour, distinct=True),
+        Limit("limit_ip", f"ip:{_network(ip)}", phone, 3600, settings.limit_ip_numbers_per_hour, distinct=True),
     ]
     if session_id:
         limits.append(Limit("limit_session", f"session:{session_id}", phone, settings.limit_session_interval_s, 1))
     return limits
+
+
+def _network(ip: str) -> str:
+    """The address an IP limit counts: an IPv6 visitor usually holds a whole /64, so the /64 counts as one."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    return str(ipaddress.ip_network(f"{address}/64", strict=False)) if address.version == 6 else str(address)
 
 
 LONGEST_WINDOW_S = 86_400

@@ -132,6 +132,7 @@ class ExitIntent(BaseModel):
     is_on_desktop: bool = Field(True, title=_l("On computers"))
     is_on_touch: bool = Field(True, title=_l("On phones and tablets"))
     armed_after_s: int = Field(5, ge=0, le=300, title=_l("Watch for leaving after, s of reading"))
+    touch_armed_after_s: int = Field(15, ge=0, le=300, title=_l("Touch: watch for leaving after, s of reading"))
     is_scroll_up: bool = Field(True, title=_l("Touch: a fast scroll back to the top"))
     is_tab_return: bool = Field(True, title=_l("Touch: the visitor comes back to the tab"))
     idle_s: int = Field(30, ge=0, le=600, title=_l("Touch: inactivity, s (0: off)"))

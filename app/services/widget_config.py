@@ -193,7 +193,7 @@ def _rules(settings: SiteSettings) -> list[dict]:
 
 def _exit(exit_intent: ExitIntent) -> dict:
     return {"desktop": {"armed_after_s": exit_intent.armed_after_s, "top_px": 20},
-            "touch": {"armed_after_s": max(exit_intent.armed_after_s, 15), "min_scroll_pct": 40, "scroll_up_vh": 25,
+            "touch": {"armed_after_s": exit_intent.touch_armed_after_s, "min_scroll_pct": 40, "scroll_up_vh": 25,
                       "is_scroll_up": exit_intent.is_scroll_up, "hidden_s": 5,
                       "is_tab_return": exit_intent.is_tab_return, "idle_s": exit_intent.idle_s}}
 

@@ -1,4 +1,4 @@
-"""A fake CallBack API and host pages on loopback, for driving the built widget in Chromium (test_browser.py)."""
+"""A fake CallBack API and host pages on loopback, for driving the built widget in Chromium."""
 from __future__ import annotations
 
 import copy
@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-WIDGET = Path(__file__).resolve().parents[3] / "app" / "static" / "widget.js"
+WIDGET = Path(__file__).resolve().parents[2] / "app" / "static" / "widget.js"
 KEY = "KEY"
 
 STRINGS = {

@@ -1,18 +1,12 @@
 """The built widget (app/static/widget.js) in headless Chromium against a fake API (fake_api.py).
 
-Run after `make widget`: `.venv/bin/pytest assets/widget/test -q`. Not collected by `make test` (see docs/widget.md).
+The fake answers exactly as a test wants (statuses, errors, odd configurations), so the widget's behaviour is
+pinned down here; tests/browser/test_widget_live.py drives it against the real API from another origin.
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 from fake_api import BASE_CONFIG, FakeApi, serve
-
-CHROMIUM = "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 # Records what the widget tells the page: DOM events, dataLayer, Metrica goals, and any uncaught error.
 RECORDER = """
@@ -44,14 +38,6 @@ def base_url(api):
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(autouse=True)
