@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from widget_config import HOST, app_env, cpu_seconds, gunicorn, seed, worker_pid  # noqa: E402
+from widget_config import HOST, app_env, cpu_seconds, gunicorn, seed, worker_pids  # noqa: E402
 
 
 def open_loop(port: int, rate: float, seconds: float, pool: int, make_request) -> tuple[list[float], dict, float]:
@@ -87,8 +87,8 @@ def run(tmp: str, args) -> None:
         env = app_env(tmp, port, DATABASE_URL=pg.url("bench"), REDIS_URL=rs.url, PROXY_COUNT="1",
                       API_CALLBACK_RATE_LIMIT="1000000 per minute")
         site_key = seed(env)["site_key"]
-        with gunicorn(env, port, f"{tmp}/gunicorn.log") as master:
-            pid = worker_pid(master)
+        with gunicorn(env, port, f"{tmp}/gunicorn.log", args.workers) as master:
+            pids = worker_pids(master, args.workers or 1)
             origin = f"http://{HOST}:{port}"
             consent_version = _config(port, site_key, origin)["consent"]["version"]
             run_id = random.randrange(10_000)  # numbers and addresses of this run
@@ -116,9 +116,9 @@ def run(tmp: str, args) -> None:
             lag = 0.0
             for _ in range(args.rounds):
                 for name, make_request in (("health", health), ("submit", submit)):
-                    cpu_before = cpu_seconds(pid)
+                    cpu_before = sum(cpu_seconds(pid) for pid in pids)
                     latencies, failed, round_lag = open_loop(port, args.rate, args.seconds, args.pool, make_request)
-                    cpu[name] += cpu_seconds(pid) - cpu_before
+                    cpu[name] += sum(cpu_seconds(pid) for pid in pids) - cpu_before
                     samples[name] += latencies
                     for status, count in failed.items():
                         failures[name][status] = failures[name].get(status, 0) + count
@@ -126,7 +126,7 @@ def run(tmp: str, args) -> None:
             stored = _count_requests(pg)
     print(f"{args.rate:g} requests/s for {args.seconds:g} s per endpoint, {args.rounds} round(s); latency from "
           f"each request's due time; largest send lag {lag:.1f} ms; {stored} requests stored; "
-          f"CPU = the gunicorn worker's CPU time per request")
+          f"CPU = the gunicorn workers' CPU time per request")
     p99 = {}
     for name, values in samples.items():
         p50, p95, p99[name] = (percentile(values, f) for f in (0.50, 0.95, 0.99))
@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of one measurement")
     parser.add_argument("--rounds", type=int, default=1, help="alternations of the two endpoints")
     parser.add_argument("--pool", type=int, default=64, help="client threads (requests in flight at most)")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: the Procfile's 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-submit-") as tmp:
         run(tmp, args)

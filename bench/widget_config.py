@@ -72,19 +72,23 @@ def seed(env: dict[str, str]) -> dict:
     return json.loads(flask_cli(env, "demo", "seed", "--json").strip().splitlines()[-1])
 
 
-def web_command(port: int) -> list[str]:
-    """The Procfile's `web` line (what `make run` starts) with the port filled in."""
+def web_command(port: int, workers: int | None = None) -> list[str]:
+    """The Procfile's `web` line (what `make run` starts) with the port filled in, and maybe more workers."""
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
-            return shlex.split(line.removeprefix("web:").replace("${PORT}", str(port)))
+            command = shlex.split(line.removeprefix("web:").replace("${PORT}", str(port)))
+            if workers is not None:
+                command[command.index("--workers") + 1] = str(workers)
+            return command
     raise RuntimeError("no web: line in the Procfile")
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], port: int, log_path: str) -> Iterator[subprocess.Popen]:
+def gunicorn(env: dict[str, str], port: int, log_path: str,
+             workers: int | None = None) -> Iterator[subprocess.Popen]:
     """The app served by gunicorn as in the Procfile, until the block ends (terminate and wait)."""
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(web_command(port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(web_command(port, workers), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_healthy(proc, port, log_path)
@@ -115,13 +119,18 @@ def _wait_healthy(proc: subprocess.Popen, port: int, log_path: str, timeout: flo
 
 def worker_pid(master: subprocess.Popen) -> int:
     """The gunicorn worker's pid (its one child), whose CPU time is the app's."""
-    deadline = time.monotonic() + 10
+    return worker_pids(master, 1)[0]
+
+
+def worker_pids(master: subprocess.Popen, count: int) -> list[int]:
+    """The pids of gunicorn's `count` workers, once they are all up."""
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-        if children:
-            return int(children[0])
+        if len(children) >= count:
+            return [int(child) for child in children]
         time.sleep(0.05)
-    raise RuntimeError("gunicorn has no worker")
+    raise RuntimeError("gunicorn's workers did not start")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -13,6 +13,7 @@ from app.api.schemas import (
     Health,
     WidgetConfig,
 )
+from app.cache import cached
 from app.extensions import csrf, db, limiter
 from app.models import CallbackRequest
 from app.services import DomainError, callbacks, widget_events
@@ -92,7 +93,7 @@ def create_callback(site_key: str):
     origin = _allowed_origin(site.domains, language)
     body = parse_body(CallbackIn)
     try:
-        accepted = callbacks.create(site, _new_request(body), get_settings())
+        accepted = callbacks.create(site, _new_request(body), cached(("global-settings",), get_settings))
     except DomainError as exc:
         db.session.rollback()
         raise ApiError(exc.code, 403 if exc.code == "site_inactive" else 422, language) from None

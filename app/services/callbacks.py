@@ -65,7 +65,7 @@ def create(site: PublishedSite, new: NewRequest, service: GlobalSettings,
     if not site.is_active:
         raise _refuse("site_inactive", "the site is switched off")
     settings = site.settings
-    consent_text = _check_consent(settings, new)
+    consent_text_id = _check_consent(settings, new)
     number = _check_phone(settings, new)
     _check_department(settings, new.department_id)
     mode, scheduled_for = _timing(settings, new.scheduled_for, now)
@@ -79,7 +79,7 @@ def create(site: PublishedSite, new: NewRequest, service: GlobalSettings,
     db.session.add(row)
     db.session.flush()
     if not reason:
-        db.session.add(ConsentRecord(request_id=row.id, site_id=site.site_id, consent_text_id=consent_text.id,
+        db.session.add(ConsentRecord(request_id=row.id, site_id=site.site_id, consent_text_id=consent_text_id,
                                      phone=row.phone, ip=new.ip, given_at=now))
     eta = service.callback_eta_s if mode == "instant" else _seconds_until(scheduled_for, now)
     return Accepted(row, token, eta)
@@ -93,7 +93,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _check_consent(settings: SiteSettings, new: NewRequest) -> ConsentText:
+def _check_consent(settings: SiteSettings, new: NewRequest) -> int:
     if not new.is_consent_given:
         raise _refuse("consent_required", "consent to the processing of personal data is required")
     if new.consent_version != consent_version(settings.consent_text):
@@ -101,12 +101,23 @@ def _check_consent(settings: SiteSettings, new: NewRequest) -> ConsentText:
     return _consent_text(settings.consent_text)
 
 
-def _consent_text(body: str) -> ConsentText:
-    """The stored row of this text; the first request to show a new text stores it, racing ones share it."""
+def _consent_text(body: str) -> int:
+    """The id of this text's row; the first request to show a new text stores it, racing ones share it.
+
+    Ids of rows this app has read are remembered: a consent text is never changed or deleted.
+    """
     digest = consent_digest(body)
+    remembered = current_app.extensions.setdefault("consent_text_ids", {})
+    known = remembered.get(digest)
+    if known is not None:
+        return known
+    found = db.session.scalar(sa.select(ConsentText.id).where(ConsentText.digest == digest))
+    if found is not None:  # committed by someone: safe to remember
+        remembered[digest] = found
+        return found
     db.session.execute(insert(db.session, ConsentText).values(digest=digest, body=body, created_at=utcnow())
                        .on_conflict_do_nothing(index_elements=["digest"]))
-    return db.session.scalar(sa.select(ConsentText).where(ConsentText.digest == digest))
+    return db.session.scalar(sa.select(ConsentText.id).where(ConsentText.digest == digest))
 
 
 def _check_phone(settings: SiteSettings, new: NewRequest):

@@ -10,26 +10,21 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 
 import phonenumbers
 import sqlalchemy as sa
 from babel import Locale
-from cachetools import TTLCache
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from app.cache import cached
 from app.db import utcnow
 from app.extensions import db
 from app.models import Department, Site
 from app.services import phones, schedule
 from app.services.settings import get_settings
 from app.services.site_settings import ExitIntent, HotVisitor, LongReader, SiteSettings, effective_settings
-
-CACHE_SIZE = 10_000
-_cache_lock = threading.Lock()
 
 
 def consent_digest(text: str) -> str:
@@ -67,31 +62,16 @@ class Published:
 
 def published_site(site_key: str) -> PublishedSite | None:
     """The site with this key and its settings, None if there is none (cached like `published`)."""
-    return _cached(("site", site_key), lambda: _site(site_key))
+    return cached(("site", site_key), lambda: _site(site_key))
 
 
 def published(site_key: str) -> Published | None:
     """The served configuration of the site with this key, None if there is none.
 
-    Both are kept for WIDGET_CONFIG_CACHE_S seconds in each process: a settings change reaches visitors within
-    that time plus the response's own max-age, and the widget's hot paths cost a dict lookup.
+    Both are kept for WIDGET_CONFIG_CACHE_S seconds in each process (app.cache): a settings change reaches
+    visitors within that time plus the response's own max-age, and the widget's hot paths cost a dict lookup.
     """
-    return _cached(("config", site_key), lambda: _publish(site_key))
-
-
-def _cached(key: tuple, build):
-    ttl = current_app.config["WIDGET_CONFIG_CACHE_S"]
-    if ttl <= 0:
-        return build()
-    cache = current_app.extensions.setdefault("widget_configs", TTLCache(maxsize=CACHE_SIZE, ttl=ttl))
-    with _cache_lock:
-        found = cache.get(key)
-    if found is None:
-        found = build()
-        if found is not None:
-            with _cache_lock:
-                cache[key] = found
-    return found
+    return cached(("config", site_key), lambda: _publish(site_key))
 
 
 def _site(site_key: str) -> PublishedSite | None:
