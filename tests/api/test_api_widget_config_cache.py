@@ -18,7 +18,7 @@ def test_a_settings_change_is_served_only_once_the_cached_config_is_gone(app, cl
     before = title(client, site)
     save_site_settings(app, site, {"texts": {"title": "Новый заголовок"}})
     assert title(client, site) == before  # stale for up to WIDGET_CONFIG_CACHE_S (+ the response's max-age)
-    app.extensions["widget_configs"].clear()  # what the cache's expiry does
+    app.extensions["public_cache"].clear()  # what the cache's expiry does
     assert title(client, site) == "Новый заголовок"
 
 
