@@ -113,6 +113,11 @@ def popup(page):
     return page.locator("callback-widget dialog")
 
 
+def read_for(page, seconds: int) -> None:
+    """Wait until the widget has counted `seconds` of visible, active time (what arms exit intent)."""
+    page.wait_for_function(f"CallBack.state().signals.active_s >= {seconds}")
+
+
 def leave_through_top(page) -> None:
     """The real pointer leaves the window through its top edge."""
     page.mouse.move(600, 300)
@@ -134,7 +139,7 @@ def alert(page):
 
 def test_exit_intent_opens_once_per_session_and_the_request_is_stored(app, shop, host, visitor):
     page = visitor(host.url("/catalog?utm_source=yandex&utm_medium=cpc&utm_term=Ремонт+квартир&yclid=77"))
-    page.wait_for_timeout(1300)
+    read_for(page, 1)
     leave_through_top(page)
     popup(page).wait_for(state="visible")
     assert page.evaluate("CallBack.state().scenario") == "exit_intent"
@@ -155,7 +160,7 @@ def test_exit_intent_opens_once_per_session_and_the_request_is_stored(app, shop,
     page.keyboard.press("Escape")
     page.goto(host.url("/delivery"))  # the next page of the same session
     page.wait_for_function(READY)
-    page.wait_for_timeout(1300)
+    read_for(page, 1)
     leave_through_top(page)
     page.wait_for_timeout(600)
     assert not popup(page).is_visible(), "at most once per session"
@@ -284,7 +289,7 @@ def test_touch_exit_by_a_fast_scroll_up_in_a_mobile_viewport(app, shop, host, vi
     page = visitor(host.url("/"), touch=True)
     assert page.evaluate("CallBack.state().signals.device") == "touch"
     page.evaluate("scrollTo(0, 6000)")
-    page.wait_for_timeout(1_500)
+    read_for(page, 1)
     for y in (5000, 3500, 2000, 500, 0):
         page.evaluate(f"scrollTo(0, {y})")
         page.wait_for_timeout(30)
