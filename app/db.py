@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -28,6 +29,27 @@ def insert(session: Session, table):
     """An INSERT with ON CONFLICT clauses for the session's database (SQLite or PostgreSQL)."""
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+class HundredthsKopeck(sa.types.TypeDecorator):
+    """An exact Decimal number of kopecks with two places, kept as an integer of hundredths on every backend.
+
+    (SQLite has no exact decimal type; a float would not do for money.)
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        hundredths = decimal.Decimal(value) * 100
+        if hundredths != hundredths.to_integral_value():
+            raise ValueError(f"{value} has more than two decimal places")
+        return int(hundredths)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else decimal.Decimal(value) / 100
 
 
 class UTCDateTime(sa.types.TypeDecorator):

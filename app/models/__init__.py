@@ -1,6 +1,7 @@
 """All tables, imported here so Alembic and the app see one metadata."""
 from app.models.access import AccountPermission, AuditLog
 from app.models.account import Account, Role, Site, User
+from app.models.billing import RentPeriod, Tariff, TariffRate
 from app.models.callback import (
     CallbackRequest,
     ConsentRecord,
@@ -18,6 +19,7 @@ __all__ = [
     "AccountPermission", "AuditLog",
     "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",
     "Account", "Role", "Site", "User",
+    "RentPeriod", "Tariff", "TariffRate",
     "CallbackRequest", "ConsentRecord", "ConsentText", "LimitHit", "RequestStatus", "WidgetEventCount",
     "LedgerAccount", "LedgerEntry", "LedgerTransaction",
     "Notification", "Setting",
