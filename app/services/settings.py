@@ -52,6 +52,11 @@ class GlobalSettings(BaseModel):
         title=_l("What managers may open or close for one account"),
         description=_l("A key opened for an account stops counting once it is no longer listed here."),
         json_schema_extra=PERMISSION_KEYS)
+    # Dialing gate (overdraft policy, ARCHITECTURE "Money"; app.services.charges.may_dial).
+    dial_minimum_minutes: int = Field(
+        2, ge=0, le=60, title=_l("A call is dialed only if the balance covers minutes of its dearest leg"))
+    max_call_duration_s: int = Field(
+        3600, ge=60, le=4 * 3600, title=_l("Longest call, seconds (also capped by what the balance covers)"))
 
     _known_keys = field_validator("client_permissions", "manager_permissions", "openable_permissions")(
         lambda cls, keys: permissions.validate_keys(keys))
