@@ -130,13 +130,18 @@ _SITES = itertools.count(1)
 
 def make_site(app, *, domains=("https://shop.example.com",), settings: dict | None = None, is_active: bool = True):
     """Factory: a new account with one site (and its settings, if given); returns the Site, detached but loaded."""
+    import datetime as dt
+
+    from app.db import utcnow
     from app.extensions import db
     from app.models import Account
     from app.services import site_settings, sites
 
     number = next(_SITES)
     with app.app_context():
-        account = Account(client_code=f"SITE-{number}", company=f"Shop {number}")
+        # In its free trial, as after sign-up: an account with no trial and no rent has a passive widget (B4).
+        account = Account(client_code=f"SITE-{number}", company=f"Shop {number}",
+                          trial_ends_at=utcnow() + dt.timedelta(days=14))
         db.session.add(account)
         db.session.flush()
         site = sites.create_site(account, f"Shop {number}", list(domains))

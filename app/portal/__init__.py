@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.forms.site_settings_form import history, preview_response, save_site_settings, site_settings_form
+from app.guards import requires_running_service
 from app.models import Site
 from app.services import ledger, permissions, site_settings
 
@@ -52,6 +53,7 @@ def _settings_form(account, site, allowed):
 
 @bp.route("/sites/<int:site_id>/settings", methods=["GET", "POST"])
 @login_required
+@requires_running_service
 def site_settings_page(site_id: int):
     """Only what a manager opened to this account (C5); another account's site is not found."""
     account, site, allowed = _settings_of(site_id)
@@ -64,6 +66,7 @@ def site_settings_page(site_id: int):
 
 @bp.post("/sites/<int:site_id>/settings/preview")
 @login_required
+@requires_running_service
 def site_settings_preview(site_id: int):
     """The widget as the form's unsaved values would make it (W-settings): checked like saving, stored nowhere."""
     account, site, allowed = _settings_of(site_id)

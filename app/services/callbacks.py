@@ -2,6 +2,8 @@
 
 The checks run cheapest first. A request refused by the blacklist or a limit is still stored, as `rejected`
 with its reason, so that abuse is visible; it is never dialed. Other refusals store nothing.
+A passive account's request (rent ended or balance negative, B4, B5) is stored as `passive`, to be forwarded
+by e-mail instead of dialed; the blacklist and the limits apply to it as to any other.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from flask import current_app
 from app.db import insert, utcnow
 from app.extensions import db
 from app.models import CallbackRequest, ConsentRecord, ConsentText, RequestStatus
-from app.services import DomainError, blacklist, geo, limits, phones, schedule
+from app.services import DomainError, account_state, blacklist, geo, limits, phones, schedule
 from app.services.settings import GlobalSettings
 from app.services.site_settings import SiteSettings
 from app.services.widget_config import PublishedSite, consent_digest, consent_version
@@ -68,7 +70,8 @@ def create(site: PublishedSite, new: NewRequest, service: GlobalSettings,
     consent_text_id = _check_consent(settings, new)
     number = _check_phone(settings, new)
     _check_department(settings, new.department_id)
-    mode, scheduled_for = _timing(settings, new.scheduled_for, now)
+    is_passive = account_state.status_of(site.account_id, now).is_widget_passive
+    mode, scheduled_for = ("passive", None) if is_passive else _timing(settings, new.scheduled_for, now)
     row = _new_row(site, settings, new, number, mode, scheduled_for)
     token = secrets.token_urlsafe(24)
     row.status_token_hash = _hash(token)
@@ -81,7 +84,10 @@ def create(site: PublishedSite, new: NewRequest, service: GlobalSettings,
     if not reason:
         db.session.add(ConsentRecord(request_id=row.id, site_id=site.site_id, consent_text_id=consent_text_id,
                                      phone=row.phone, ip=new.ip, given_at=now))
-    eta = service.callback_eta_s if mode == "instant" else _seconds_until(scheduled_for, now)
+    if mode == "scheduled":
+        eta = _seconds_until(scheduled_for, now)
+    else:
+        eta = service.callback_eta_s if mode == "instant" else 0
     return Accepted(row, token, eta)
 
 
@@ -154,13 +160,18 @@ def _seconds_until(at: dt.datetime, now: dt.datetime) -> int:
     return max(0, int((at - now).total_seconds()))
 
 
+# A passive account's request (B4, B5) is stored to be forwarded to the owner by e-mail; it is never dialed.
+_STATUS_OF_MODE = {"instant": RequestStatus.RECEIVED, "scheduled": RequestStatus.SCHEDULED,
+                   "passive": RequestStatus.PASSIVE}
+
+
 def _new_row(site: PublishedSite, settings: SiteSettings, new: NewRequest, number, mode: str,
              scheduled_for: dt.datetime | None) -> CallbackRequest:
     visitor = new.visitor
     return CallbackRequest(
         account_id=site.account_id, site_id=site.site_id, department_id=new.department_id,
         phone=phones.e164(number), country=phones.region_of(number), mode=mode, scheduled_for=scheduled_for,
-        status=RequestStatus.SCHEDULED if mode == "scheduled" else RequestStatus.RECEIVED,
+        status=_STATUS_OF_MODE[mode],
         ip=new.ip, user_agent=new.user_agent[:400],
         region=geo.region_of_ip(new.ip, settings.language) or phones.place_of(number, settings.language)[:120],
         source=visitor.source[:16], keyword=visitor.keyword[:200], page_url=visitor.page_url[:2000],

@@ -22,7 +22,7 @@ from app.cache import cached
 from app.db import utcnow
 from app.extensions import db
 from app.models import Department, Site
-from app.services import phones, schedule
+from app.services import account_state, phones, schedule
 from app.services.settings import get_settings
 from app.services.site_settings import ExitIntent, HotVisitor, LongReader, SiteSettings, effective_settings
 
@@ -91,18 +91,25 @@ def _publish(site_key: str) -> Published | None:
 
 
 def config_for(site: Site | PublishedSite, settings: SiteSettings, now: dt.datetime | None = None) -> dict:
-    """The widget's configuration for `site` with `settings` (saved or, for the live preview, not yet)."""
+    """The widget's configuration for `site` with `settings` (saved or, for the live preview, not yet).
+
+    `mode` is "passive" while the account's rent has ended or its balance is negative (B4, B5): no scenario
+    opens the widget and requests are forwarded, not dialed. Served configurations are cached for
+    WIDGET_CONFIG_CACHE_S, so a change of the account's state reaches visitors within that time (the request
+    itself is judged afresh by `callbacks.create`).
+    """
     now = now or utcnow()
     is_open = schedule.is_open(settings, now)
+    is_passive = account_state.status_of(site.account_id, now).is_widget_passive
     service = get_settings()
     return {
         "site": site.public_key,
         "lang": settings.language,
-        "mode": "instant" if is_open else "scheduled",
+        "mode": "passive" if is_passive else "instant" if is_open else "scheduled",
         "eta_seconds": service.callback_eta_s,
         "texts": settings.texts.model_dump(),
         "design": settings.design.model_dump(),
-        "scenarios": _scenarios(settings),
+        "scenarios": [] if is_passive else _scenarios(settings),
         "rules": _rules(settings),
         "exit": _exit(settings.scenarios.exit_intent),
         "offices": _offices(site.account_id, settings),
