@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app wsgi users create ...` and `flask --app wsgi demo seed [--json]`."""
+"""Command-line tools: `flask --app wsgi users create ...`, `demo seed [--json]`, `billing renew|statement`."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,15 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.models import Department, ManagerLine
-from app.services import accounts, permissions, site_settings, sites
+from app.models import Account, Department, LedgerAccount, LedgerEntry, LedgerTransaction, ManagerLine
+from app.services import accounts, ledger, permissions, rent, site_settings, sites
 from app.services.accounts import AccountError
 from app.services.audit import acting_as
 from app.services.lines import check_line
 
 users_cli = AppGroup("users", help="Manage users.")
 demo_cli = AppGroup("demo", help="Demo data for trying the service.")
+billing_cli = AppGroup("billing", help="Rent renewals and statements.")
 
 # Demo-only credentials, printed by `demo seed`; a real installation creates its staff with `users create`.
 DEMO_PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "client": "demo-client-pass"}
@@ -122,4 +123,44 @@ def _as_text(result: dict) -> str:
     lines = [f"{role:8} {result[role]['email']}  password: {result[role]['password']}" for role in DEMO_PASSWORDS]
     lines += [f"client ID {result['client_id']} (account {result['account_id']})",
               f"site key  {result['site_key']}  origin {result['site_origin']}"]
+    return "\n".join(lines)
+
+
+@billing_cli.command("renew")
+def renew() -> None:
+    """Renew now every rent period that is due (what the hourly `billing.renew` task does)."""
+    with acting_as("cli:billing renew"):
+        results = rent.renew_due()
+        db.session.commit()
+    for result in results:
+        click.echo(f"account {result.account_id}: {result.outcome.value} from {result.starts_at.isoformat()} "
+                   f"price {result.price_kop} kop, balance {result.balance_kop} kop")
+    click.echo(f"{sum(r.outcome is rent.Renewal.RENEWED for r in results)} renewed, {len(results)} due")
+
+
+@billing_cli.command("statement")
+@click.option("--account", "account_id", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def statement(account_id: int, as_json: bool) -> None:
+    """A client account's balance and ledger entries, oldest first."""
+    if db.session.get(Account, account_id) is None:
+        raise click.ClickException(f"no account {account_id}")
+    rows = db.session.execute(
+        sa.select(LedgerTransaction.created_at, LedgerTransaction.key, LedgerTransaction.kind,
+                  LedgerEntry.amount_kop, LedgerTransaction.memo)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.ledger_account_id)
+        .where(LedgerAccount.account_id == account_id)
+        .order_by(LedgerTransaction.created_at, LedgerTransaction.id)).all()
+    result = {"balance_kop": ledger.balance(account_id),
+              "entries": [{"at": at.isoformat(), "key": key, "kind": kind, "amount_kop": amount, "memo": memo}
+                          for at, key, kind, amount, memo in rows]}
+    click.echo(json.dumps(result, ensure_ascii=False) if as_json else _statement_text(result))
+
+
+def _statement_text(result: dict) -> str:
+    lines = [f"{'at':25} {'kind':10} {'amount, kop':>12}  key / memo"]
+    lines += [f"{entry['at'][:25]:25} {entry['kind']:10} {entry['amount_kop']:>12}  {entry['key']}"
+              + (f" / {entry['memo']}" if entry["memo"] else "") for entry in result["entries"]]
+    lines.append(f"{'balance':36} {result['balance_kop']:>12}")
     return "\n".join(lines)

@@ -156,10 +156,11 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import demo_cli, users_cli
+    from app.cli import billing_cli, demo_cli, users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(billing_cli)
 
 
 def register_admin(app: Flask) -> None:
