@@ -3,7 +3,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from admin import access, accounts, journal, settings_views, sites
+from admin import access, accounts, journal, settings_views, sites, tariffs
 from admin.base import SecureIndexView
 from admin.mail import MailCatcherView
 
@@ -14,6 +14,7 @@ def init_admin(app) -> Admin:
     access.register(admin)
     sites.register(admin)
     journal.register(admin)
+    tariffs.register(admin)
     settings_views.register(admin)
     admin.add_view(MailCatcherView(name=_l("Mail received"), endpoint="mailbox", url="mailbox"))
     return admin

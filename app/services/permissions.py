@@ -25,6 +25,7 @@ FEATURES = {
     "widget.blacklist.edit": _l("Blacklist of numbers and addresses"),
     "backoffice.accounts": _l("Back office: accounts, sites and their settings"),
     "backoffice.journal": _l("Back office: ledger and audit log"),
+    "backoffice.tariffs": _l("Back office: tariffs"),
     "backoffice.admin": _l("Back office: global settings, permissions, staff, mail"),
 }
 CLIENT_DEFAULTS = ["stats.view", "billing.view", "account.personal.edit", "notifications.edit"]

@@ -333,11 +333,33 @@ def _audit_row(n):
     return db.session.scalar(sa.select(AuditLog).order_by(AuditLog.id.desc()).limit(1))
 
 
+def _tariff_row(n):
+    """A version still to come (one in effect may not be changed or deleted), with a rate."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from app.models import Tariff, TariffRate
+
+    return Tariff(name=f"Row tariff {n}", effective_from=dt.datetime.now(dt.UTC) + dt.timedelta(days=1000 + n),
+                  rent_month_kop=99_000, rent_discounts={"3": 5}, free_threshold_s=3, sms_retail_kop=300,
+                  sms_cost_kop=200, rates=[TariffRate(country="RU", number_class="mobile", leg="client",
+                                                      retail_kop_per_min=Decimal("2.37"),
+                                                      cost_kop_per_min=Decimal("1.50"))])
+
+
+def _tariff_payload(w, n):
+    import datetime as dt
+
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=5000 + n)
+    return {"name": f"Created tariff {n}", "effective_from": f"{when:%Y-%m-%d %H:%M:%S}"}
+
+
 # endpoint -> factory(n) returning a new row (added to the session or not) that a request may change or delete
 ROW_FACTORIES = {
     "accounts": _new_account, "users": _user_row, "openings": _opening_row, "sites": _site_row,
     "lines": _line_row, "departments": _department_row, "blacklist": _blacklist_row,
     "global_blacklist": _global_blacklist_row, "ledger": _ledger_row, "audit": _audit_row,
+    "tariffs": _tariff_row, "tariff_versions": _tariff_row,
 }
 
 
@@ -371,6 +393,9 @@ CREATE_PAYLOADS = {
     "ledger": ("key", lambda w, n: {"key": f"manual:{n}", "kind": "manual", "memo": "typed by hand"}),
     "audit": ("actor", lambda w, n: {"actor": f"forger {n}", "action": "create", "table_name": "account",
                                      "row_id": "1", "changes": "{}"}),
+    # The create form starts as a copy of the latest version, rates included: a person types a name and a date.
+    "tariffs": ("name", _tariff_payload),
+    "tariff_versions": ("name", _tariff_payload),
 }
 
 # endpoint -> (column, value) a person changes on the edit page; the stored row must then hold it
@@ -385,16 +410,30 @@ EDIT_CHANGES = {
     "global_blacklist": ("note", "edited global {n}"),
     "ledger": ("memo", "edited {n}"),
     "audit": ("actor", "edited {n}"),
+    "tariffs": ("name", "Edited tariff {n}"),
+    "tariff_versions": ("name", "Edited tariff {n}"),
 }
+
+
+def _leaf_fields(form):
+    """The fields a browser posts: an inline list (a tariff's rates) posts each row's fields, named `rates-0-...`."""
+    for field in form:
+        if field.type in ("InlineModelFormList", "InlineFieldList"):
+            for entry in field.entries:
+                yield from _leaf_fields(entry)
+        elif field.type == "InlineModelFormField":
+            yield from _leaf_fields(field)
+        else:
+            yield field
 
 
 def browser_form_data(form) -> dict[str, str | list[str]]:
     """What a browser submits for this rendered form, unchanged (without the CSRF token)."""
     data: dict[str, str | list[str]] = {}
-    for field in form:
+    for field in _leaf_fields(form):
         if field.name == "csrf_token":
             continue
-        if field.type in ("FormField", "FieldList", "InlineModelFormList", "InlineFieldList"):
+        if field.type in ("FormField", "FieldList"):
             raise AssertionError(f"teach browser_form_data to post {field.type} {field.name!r}")
         if field.type == "BooleanField":
             if field.data:
@@ -522,7 +561,8 @@ def _seed(app) -> tuple[int, dict]:
                 "global_blacklist": global_entry.id,
                 "ledger": db.session.scalar(sa.select(LedgerTransaction.id)
                                             .where(LedgerTransaction.key == f"gift:{account.id}")),
-                "audit": db.session.scalar(sa.select(sa.func.max(AuditLog.id)))}
+                "audit": db.session.scalar(sa.select(sa.func.max(AuditLog.id))),
+                "tariffs": 1, "tariff_versions": 1}  # the starting tariff (migration 0004), in effect
         assert all(seed.values()), seed
         account_id = account.id
         db.session.remove()
