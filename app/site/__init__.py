@@ -2,6 +2,8 @@
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from app.site import tariffs as price_list
+
 bp = Blueprint("site", __name__)
 WIDGET_MAX_AGE_S = 300
 
@@ -9,6 +11,33 @@ WIDGET_MAX_AGE_S = 300
 @bp.get("/")
 def index():
     return render_template("site/index.html")
+
+
+@bp.get("/tariffs")
+def tariffs():
+    """The price list in force and, when one is scheduled, the next version and what it changes (S1, C4)."""
+    from app.services.settings import get_settings
+
+    tariff = price_list.current_tariff()
+    upcoming = price_list.next_tariff()
+    settings = get_settings()
+    return render_template(
+        "site/tariffs.html", tariff=tariff, trial_days=settings.trial_days, gift_kop=settings.gift_kop,
+        upcoming=upcoming if tariff is not None else None,
+        rows=price_list.rate_rows(tariff) if tariff else [], discounts=price_list.discounts(tariff) if tariff else [],
+        leg_labels=price_list.LEG_LABELS,
+        upcoming_changes=price_list.changes(tariff, upcoming) if tariff and upcoming else [])
+
+
+@bp.app_template_filter("rate_money")
+def rate_money(kop) -> str:
+    return price_list.rate_money(kop)
+
+
+@bp.app_template_global("tariff_in_force")
+def tariff_in_force():
+    """For the cabinet's summary (C4): the version in force, or None."""
+    return price_list.current_tariff()
 
 
 @bp.get("/favicon.ico")
