@@ -85,6 +85,7 @@ def seeded(app, make_client_user, make_staff_user):
         rows = {"accounts": account.id, "users": client_id, "openings": opening.id, "sites": site.id,
                 "lines": line.id, "departments": department.id, "blacklist": entry.id,
                 "global_blacklist": global_entry.id,
+                "tariffs": 1, "tariff_versions": 1,  # the starting tariff of migration 0004
                 "ledger": db.session.scalar(sa.select(LedgerTransaction.id)
                                             .where(LedgerTransaction.key == f"gift:{account.id}")),
                 "audit": db.session.scalar(sa.select(sa.func.max(AuditLog.id)))}
