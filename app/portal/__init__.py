@@ -71,3 +71,6 @@ def site_settings_preview(site_id: int):
     """The widget as the form's unsaved values would make it (W-settings): checked like saving, stored nowhere."""
     account, site, allowed = _settings_of(site_id)
     return preview_response(_settings_form(account, site, allowed), site)
+
+
+from app.portal import billing as _billing  # noqa: E402,F401  (registers the billing pages on bp)
