@@ -14,6 +14,7 @@ from wtforms.validators import Optional
 from admin.base import SecureModelView
 from app.extensions import db
 from app.models import Account, User
+from app.permissions import feature_permission
 from app.services import accounts, ledger
 from app.services.accounts import AccountError
 from app.templating import money
@@ -34,17 +35,21 @@ class AccountView(SecureModelView):
     permission_key = "backoffice.accounts"
     can_delete = False
     column_list = ["client_code", "company", "timezone", "locale", "trial_ends_at", "created_at", "balance",
-                   "settings"]
+                   "settings", "adjust"]
     column_searchable_list = ["client_code", "company"]
     column_filters = ["created_at", "trial_ends_at", "locale"]
     column_default_sort = ("id", True)
     column_labels = {"client_code": _l("Client ID"), "company": _l("Company"), "timezone": _l("Time zone"),
                      "locale": _l("Language"), "trial_ends_at": _l("Free trial until"),
-                     "created_at": _l("Created"), "balance": _l("Balance"), "settings": _l("Settings")}
+                     "created_at": _l("Created"), "balance": _l("Balance"), "settings": _l("Settings"),
+                     "adjust": _l("Adjust balance")}
     column_formatters = {
         "balance": lambda view, context, model, name: money(ledger.balance(model.id)),
         "settings": lambda view, context, model, name: Markup('<a href="{}">{}</a>').format(
             url_for("site_settings.account", account_id=model.id), _l("Defaults for its sites")),
+        "adjust": lambda view, context, model, name: Markup('<a href="{}">{}</a>').format(
+            url_for("adjustments.index", account=model.id), _l("Adjust balance"))
+        if feature_permission("backoffice.admin").can() else "",
     }
     form_columns = ["company", "timezone", "locale", "trial_ends_at"]
     form_overrides = {"timezone": SelectField, "locale": SelectField}

@@ -191,6 +191,21 @@ URL_VARIABLES = {"account_id": lambda w: w.account_id, "site_id": lambda w: w.se
 URL_VARIABLE_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
+# endpoint -> typed(world, n): what a person types into a page whose form, as shown, is empty (an action, not a
+# document to save back). Only what is outside the sweep's snapshot may change (the ledger is not audited).
+PAGE_POST_TYPED = {
+    "adjustments": lambda w, n: {"client_code": w.run(_client_code, w.account_id), "amount": "1,50",
+                                 "reason": f"access sweep {n}"},
+}
+
+
+def _client_code(account_id: int) -> str:
+    from app.extensions import db
+    from app.models import Account
+
+    return db.session.get(Account, account_id).client_code
+
+
 def fill_rule(world, rule: str) -> str:
     return URL_VARIABLE_RE.sub(lambda match: str(URL_VARIABLES[match.group(1)](world)), rule)
 
@@ -673,7 +688,8 @@ def build_request(world: World, spec: ViewSpec, op: Op, role: str, *, with_csrf:
         shown = form_values(world.clients["admin"].get(page).get_data(as_text=True), PAGE_FORM_CLASS)
         assert shown, f"{page}: no form.{PAGE_FORM_CLASS} on the page: teach the sweep to post this page's form"
         shown.pop("csrf_token", None)
-        return Request("POST", [url], {**shown, **csrf})
+        typed = PAGE_POST_TYPED[spec.endpoint](world, n) if spec.endpoint in PAGE_POST_TYPED else {}
+        return Request("POST", [url], {**shown, **typed, **csrf})
     if name.startswith("list"):
         return Request("GET", _list_urls(spec, name))
     if name == "details":
@@ -853,7 +869,8 @@ def check_allowed(op, request, response, url, before, after, flashes, what):
         assert_unchanged(before, after, f"{what} (the form as shown)")
         return
     if name.startswith("page_post:"):
-        # The page's form posted back as shown is accepted, and (nothing having been changed) stores nothing.
+        # The page's form posted back as shown (or as typed, PAGE_POST_TYPED) is accepted, and (nothing having
+        # been changed) stores nothing the snapshot sees.
         assert response.status_code == 302, f"{what}: {describe(response)} flashed {flashes}"
         assert not errors, f"{what}: flashed errors {errors}"
         assert_unchanged(before, after, f"{what} (the form as shown)")
