@@ -158,6 +158,12 @@ def test_a_client_without_billing_view_gets_403(app, two_clients):
     assert client.get("/cabinet/billing").status_code == 403
     assert client.get("/cabinet/billing/statement").status_code == 403
     assert client.get("/cabinet/billing/statement?format=csv").status_code == 403
+    assert 'data-testid="billing-link"' not in client.get("/cabinet/").get_data(as_text=True)
+
+
+def test_the_dashboard_links_to_the_billing_pages(two_clients):
+    client, _ = two_clients["alpha"]
+    assert 'data-testid="billing-link"' in client.get("/cabinet/").get_data(as_text=True)
 
 
 def test_staff_are_sent_to_the_back_office(app, make_staff_user):
