@@ -175,3 +175,15 @@ def api_error(response) -> tuple[int, str]:
     """(HTTP status, the API's stable error code) of a JSON error response."""
     body = response.get_json(silent=True) or {}
     return response.status_code, (body.get("error") or {}).get("code")
+
+
+_TOP_UPS = itertools.count(1)
+
+
+def top_up(account_id: int, amount_kop: int) -> None:
+    """Move money onto (or, negative, off) a client's balance, as a payment would; inside an app context."""
+    from app.services import ledger
+
+    ledger.post(f"test-topup:{account_id}:{next(_TOP_UPS)}", "topup", [
+        (ledger.client_account(account_id), amount_kop),
+        (ledger.system_account("system:test-payments"), -amount_kop)])

@@ -118,9 +118,9 @@ class DesignOverride(BaseModel):
     background_color: str | None = Field(None, pattern=COLOR_PATTERN, title=_l("Background colour"))
 
 
-def _devices(desktop: bool = True, touch: bool = True) -> dict[str, Any]:
-    return {"is_on_desktop": Field(desktop, title=_l("On computers")),
-            "is_on_touch": Field(touch, title=_l("On phones and tablets"))}
+def _keyword_list(values: list[str]) -> list[str]:
+    """Keywords as matched: trimmed, case-folded, without blanks or repeats."""
+    return list(dict.fromkeys(v.strip().casefold() for v in values if v.strip()))
 
 
 class ExitIntent(BaseModel):
@@ -158,10 +158,7 @@ class HotVisitor(BaseModel):
     texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts of this scenario"),
                                  json_schema_extra=_section(WIDGET_TEXTS))
 
-    @field_validator("keywords")
-    @classmethod
-    def _lower(cls, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(v.strip().casefold() for v in values if v.strip()))
+    _lower = field_validator("keywords")(lambda cls, values: _keyword_list(values))
 
 
 class LongReader(BaseModel):
@@ -208,10 +205,7 @@ class KeywordRule(BaseModel):
     texts: TextsOverride = Field(default_factory=TextsOverride, title=_l("Texts"))
     design: DesignOverride = Field(default_factory=DesignOverride, title=_l("Colours"))
 
-    @field_validator("keywords")
-    @classmethod
-    def _lower(cls, values: list[str]) -> list[str]:
-        return list(dict.fromkeys(v.strip().casefold() for v in values if v.strip()))
+    _lower = field_validator("keywords")(lambda cls, values: _keyword_list(values))
 
 
 DEFAULT_CONSENT = (

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 import sqlalchemy as sa
+from helpers import top_up
 
 from app.db import utcnow
 from app.extensions import db
@@ -15,12 +15,6 @@ from app.services.rent import RentError
 
 MONTH_KOP = 99_999  # odd, so that discounts leave fractions of a kopeck
 DISCOUNTS = {"3": 5, "6": 10, "12": 20}
-_TOPUPS = itertools.count(1)
-
-
-def top_up(account_id: int, amount: int) -> None:
-    ledger.post(f"test-topup:{account_id}:{next(_TOPUPS)}", "topup", [
-        (ledger.client_account(account_id), amount), (ledger.system_account("system:test-payments"), -amount)])
 
 
 @pytest.fixture

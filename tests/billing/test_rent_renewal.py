@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
 
 import pytest
 import sqlalchemy as sa
+from helpers import top_up
 
 from app.db import utcnow
 from app.extensions import db
@@ -17,12 +17,6 @@ from dialer.huey_app import huey
 from dialer.tasks import billing as billing_tasks
 
 MONTH_KOP = 50_000
-_TOPUPS = itertools.count(1)
-
-
-def top_up(account_id: int, amount: int) -> None:
-    ledger.post(f"test-topup:{account_id}:{next(_TOPUPS)}", "topup", [
-        (ledger.client_account(account_id), amount), (ledger.system_account("system:test-payments"), -amount)])
 
 
 @pytest.fixture

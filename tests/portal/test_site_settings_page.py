@@ -1,31 +1,12 @@
 """The cabinet's settings page (C5, R3–R4): only what a manager opened, only the account's own sites."""
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from helpers import login, submit
 
 from app.extensions import db
 from app.models import SettingsDocument
-from app.services import permissions, sites
-
-
-@pytest.fixture
-def two_clients(app, make_client_user):
-    """Two client accounts with a site each: {name: (client, account_id, site_id)}."""
-    out = {}
-    for name in ("alpha", "beta"):
-        _, account_id, email, password = make_client_user(company=f"{name} LLC")
-        with app.app_context():
-            from app.models import Account
-
-            site = sites.create_site(db.session.get(Account, account_id), f"{name} shop", [f"https://{name}.example"])
-            db.session.commit()
-            site_id = site.id
-        client = app.test_client()
-        login(client, email, password)
-        out[name] = (client, account_id, site_id)
-    return out
+from app.services import permissions
 
 
 def _open(app, account_id: int, key: str) -> None:
@@ -34,15 +15,15 @@ def _open(app, account_id: int, key: str) -> None:
         db.session.commit()
 
 
-def test_settings_are_closed_to_clients_by_default(two_clients):
-    client, _, site_id = two_clients["alpha"]
+def test_settings_are_closed_to_clients_by_default(shops):
+    client, _, site_id = shops["alpha"]
     assert client.get(f"/cabinet/sites/{site_id}/settings").status_code == 403
     assert "/settings" not in client.get("/cabinet/").get_data(as_text=True)
 
 
-def test_an_opened_key_shows_only_its_fields_to_that_account(app, two_clients):
-    alpha, alpha_account, alpha_site = two_clients["alpha"]
-    beta, _, beta_site = two_clients["beta"]
+def test_an_opened_key_shows_only_its_fields_to_that_account(app, shops):
+    alpha, alpha_account, alpha_site = shops["alpha"]
+    beta, _, beta_site = shops["beta"]
     _open(app, alpha_account, "widget.design.edit")
     page = alpha.get(f"/cabinet/sites/{alpha_site}/settings").get_data(as_text=True)
     assert 'type="color"' in page and "client_delay_s" not in page and "texts-title" not in page
@@ -51,8 +32,8 @@ def test_an_opened_key_shows_only_its_fields_to_that_account(app, two_clients):
     assert alpha.get(f"/cabinet/sites/{beta_site}/settings").status_code == 404
 
 
-def test_a_client_saves_the_opened_fields_and_nothing_else(app, two_clients):
-    alpha, account_id, site_id = two_clients["alpha"]
+def test_a_client_saves_the_opened_fields_and_nothing_else(app, shops):
+    alpha, account_id, site_id = shops["alpha"]
     _open(app, account_id, "widget.design.edit")
     url = f"/cabinet/sites/{site_id}/settings"
     response = submit(alpha, url, {"design-accent_color": "#123456", "design-text_color": "#000000",
@@ -66,8 +47,8 @@ def test_a_client_saves_the_opened_fields_and_nothing_else(app, two_clients):
         assert document.created_by_id is not None
 
 
-def test_invalid_values_show_errors_and_store_nothing(app, two_clients):
-    alpha, account_id, site_id = two_clients["alpha"]
+def test_invalid_values_show_errors_and_store_nothing(app, shops):
+    alpha, account_id, site_id = shops["alpha"]
     _open(app, account_id, "widget.design.edit")
     response = submit(alpha, f"/cabinet/sites/{site_id}/settings",
                       {"design-accent_color": "red", "design-text_color": "#000000",
@@ -77,8 +58,8 @@ def test_invalid_values_show_errors_and_store_nothing(app, two_clients):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SettingsDocument)) == 0
 
 
-def test_staff_are_sent_to_the_back_office(app, make_staff_user, two_clients):
-    _, _, site_id = two_clients["alpha"]
+def test_staff_are_sent_to_the_back_office(app, make_staff_user, shops):
+    _, _, site_id = shops["alpha"]
     _, email, password = make_staff_user("manager")
     staff = app.test_client()
     login(staff, email, password)

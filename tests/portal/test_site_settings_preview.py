@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from helpers import csrf_token, form_values, login, submit_as_shown
+from helpers import csrf_token, form_values, submit_as_shown
 
 from app.extensions import db
-from app.models import Account, SettingsDocument, Site
-from app.services import permissions, site_settings, sites
-
-
-@pytest.fixture
-def shops(app, make_client_user):
-    """Two client accounts with a site each: {name: (logged-in client, account id, site id)}."""
-    out = {}
-    for name in ("alpha", "beta"):
-        _, account_id, email, password = make_client_user(company=f"{name} LLC")
-        with app.app_context():
-            site = sites.create_site(db.session.get(Account, account_id), f"{name} shop", [f"https://{name}.example"])
-            db.session.commit()
-            site_id = site.id
-        client = app.test_client()
-        login(client, email, password)
-        out[name] = (client, account_id, site_id)
-    return out
+from app.models import SettingsDocument, Site
+from app.services import permissions, site_settings
 
 
 def open_keys(app, account_id: int, *keys: str) -> None:
