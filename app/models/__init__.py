@@ -12,6 +12,7 @@ from app.models.callback import (
 )
 from app.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.models.notification import Notification
+from app.models.payment import Autopay, CompanyDetails, Invoice, Payment, PaymentCard, Refund
 from app.models.setting import Setting
 from app.models.site_setup import BlacklistEntry, Department, ManagerLine, SettingsDocument, manager_line_site
 
@@ -23,4 +24,5 @@ __all__ = [
     "CallbackRequest", "ConsentRecord", "ConsentText", "LimitHit", "RequestStatus", "WidgetEventCount",
     "LedgerAccount", "LedgerEntry", "LedgerTransaction",
     "Notification", "Setting",
+    "Autopay", "CompanyDetails", "Invoice", "Payment", "PaymentCard", "Refund",
 ]
