@@ -3,7 +3,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from admin import access, accounts, adjustments, journal, settings_views, sites, tariffs
+from admin import access, accounts, adjustments, invoices, journal, payments, settings_views, sites, tariffs
 from admin.base import SecureIndexView
 from admin.mail import MailCatcherView
 
@@ -12,6 +12,8 @@ def init_admin(app) -> Admin:
     admin = Admin(app, name="CallBack", index_view=SecureIndexView(), theme=Bootstrap4Theme())
     accounts.register(admin)
     adjustments.register(admin)
+    payments.register(admin)
+    invoices.register(admin)
     access.register(admin)
     sites.register(admin)
     journal.register(admin)

@@ -1,0 +1,5 @@
+"""Back office: invoices."""
+
+
+def register(admin) -> None:
+    pass

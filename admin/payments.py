@@ -1,0 +1,5 @@
+"""Back office: payments."""
+
+
+def register(admin) -> None:
+    pass
