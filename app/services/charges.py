@@ -32,7 +32,12 @@ class ChargeError(DomainError):
 
 def _post_split(key: str, kind: str, account_id: int, retail_kop: int, cost_kop: int,
                 memo: str) -> ledger.Posted | None:
-    if retail_kop == 0:
+    """Debit the client the retail price; MTT gets its cost, the markup account the rest (or pays the loss).
+
+    Free for the client but billed by MTT (a leg under the free threshold that MTT still counts): the markup
+    account pays MTT, under the same key, so what MTT is owed is always recorded and still posted once.
+    """
+    if retail_kop == 0 and cost_kop == 0:
         return None
     return ledger.post(key, kind, [
         (ledger.client_account(account_id), -retail_kop),
@@ -47,7 +52,8 @@ def charge_call(account_id: int, request_id: int | str, attempt: int, legs: Iter
 
     `legs` are the attempt's legs with their billable seconds; the price is `tariffs.price_call`'s.
     `provider_cost_kop` is MTT's cost from the call record (whole call, integer kopecks), else the tariff's.
-    A call whose retail price is zero (no leg above the free threshold) posts nothing and returns None.
+    A call free for the client (no leg above the free threshold) posts nothing and returns None, unless MTT's
+    call record bills it: then the service's markup pays MTT's cost (see `_post_split`).
     """
     if type(attempt) is not int or attempt < 1:
         raise ChargeError(f"an attempt is a number from 1, got {attempt!r}")

@@ -98,6 +98,18 @@ def test_a_free_call_posts_nothing(app_ctx, backend):
                              .where(LedgerTransaction.key.like("call:%"))) == 0
 
 
+def test_a_call_free_for_the_client_but_billed_by_mtt_is_paid_by_the_markup_once(app_ctx, backend):
+    account_id = pricing_account(10_000)
+    legs = [Leg("manager", RU_FIXED, 3), Leg("client", RU_MOBILE, 2)]
+    posted = charges.charge_call(account_id, 11, 1, legs, provider_cost_kop=160)
+    again = charges.charge_call(account_id, 11, 1, legs, provider_cost_kop=160)
+    db.session.commit()
+    assert entries_of(posted) == {ledger.MTT: 160, ledger.MARKUP: -160}
+    assert not again.created
+    assert ledger.balance(account_id) == 10_000
+    assert ledger.integrity_problems() == []
+
+
 def test_a_failed_charge_writes_nothing(app_ctx, backend):
     account_id = pricing_account(10_000)
     before = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
