@@ -5,14 +5,65 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from app.extensions import db
 from app.models import Setting
-from app.services import DomainError, permissions
+from app.services import DomainError, permissions, requisites
 
 # Form hints (app.forms.schema_form): permission keys are edited as checkboxes labelled from FEATURES.
 PERMISSION_KEYS = {"choices": "permissions", "widget": "checkboxes"}
+
+
+class InvoiceSupplier(BaseModel):
+    """The service operator's requisites printed on bank invoices (B8), checked like a payer's.
+
+    The defaults are a demo: checksum-valid made-up numbers and the Central Bank's example accounts; the
+    operator's real requisites are entered in the back office before the first real invoice.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    name: str = Field("ООО «Демо-оператор»", min_length=1, max_length=250, title=_l("Name"))
+    inn: str = Field("7701000001", title=_l("INN"))
+    kpp: str | None = Field("770101001", title=_l("KPP"), description=_l("Empty for a sole proprietor."))
+    ogrn: str = Field("1027701000007", title=_l("OGRN or OGRNIP"))
+    address: str = Field("101000, г. Москва, ул. Примерная, д. 1", min_length=1, max_length=500,
+                         title=_l("Address"))
+    bank_name: str = Field("Демо-банк (пример из документации ЦБ РФ)", min_length=1, max_length=250,
+                           title=_l("Bank"))
+    bik: str = Field("049805746", title=_l("BIK"))
+    correspondent_account: str = Field("30101810800000000746", title=_l("Correspondent account"))
+    settlement_account: str = Field("40602810700000000025", title=_l("Settlement account"))
+    vat_percent: int = Field(0, ge=0, le=30, title=_l("VAT rate, percent (0: no VAT)"),
+                             description=_l("The VAT included in the amount; 0 prints the reason below instead."))
+    vat_exemption: str = Field("Без НДС (упрощённая система налогообложения)", max_length=200,
+                               title=_l("Why no VAT (printed when the rate is 0)"))
+    basis: str = Field("Публичная оферта сервиса CallBack", min_length=1, max_length=250,
+                       title=_l("Basis of the invoice (offer or contract)"))
+
+    _inn = field_validator("inn")(lambda cls, value: requisites.check_inn(value))
+    _bik = field_validator("bik")(lambda cls, value: requisites.check_bik(value))
+
+    @field_validator("kpp")
+    @classmethod
+    def _kpp(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return requisites.check_kpp(value, info.data.get("inn"))
+
+    @field_validator("ogrn")
+    @classmethod
+    def _ogrn(cls, value: str, info: ValidationInfo) -> str:
+        return requisites.check_ogrn(value, info.data.get("inn"))
+
+    @field_validator("correspondent_account")
+    @classmethod
+    def _correspondent(cls, value: str, info: ValidationInfo) -> str:
+        return requisites.check_correspondent_account(value, info.data.get("bik"))
+
+    @field_validator("settlement_account")
+    @classmethod
+    def _settlement(cls, value: str, info: ValidationInfo) -> str:
+        return requisites.check_settlement_account(value, info.data.get("bik"))
 
 
 class GlobalSettings(BaseModel):
@@ -57,6 +108,10 @@ class GlobalSettings(BaseModel):
         2, ge=0, le=60, title=_l("A call is dialed only if the balance covers minutes of its dearest leg"))
     max_call_duration_s: int = Field(
         3600, ge=60, le=4 * 3600, title=_l("Longest call, seconds (also capped by what the balance covers)"))
+    # Bank-transfer invoices (B8): who issues them and how long they are valid.
+    invoice_supplier: InvoiceSupplier = Field(default_factory=InvoiceSupplier,
+                                              title=_l("Supplier on bank invoices (the operator's requisites)"))
+    invoice_valid_days: int = Field(5, ge=1, le=90, title=_l("A bank invoice is valid for, days"))
 
     _known_keys = field_validator("client_permissions", "manager_permissions", "openable_permissions")(
         lambda cls, keys: permissions.validate_keys(keys))
@@ -86,13 +141,14 @@ def set_setting(key: str, value: Any) -> Any:
     if key not in GlobalSettings.model_fields:
         raise DomainError(f"Unknown setting {key!r}", code="unknown_setting")
     try:
-        typed = getattr(GlobalSettings(**{key: value}), key)
+        settings = GlobalSettings(**{key: value})
     except ValidationError as exc:
         raise DomainError(exc.errors()[0]["msg"], code="invalid_setting") from exc
+    typed, stored = getattr(settings, key), settings.model_dump(mode="json", include={key})[key]
     row = db.session.get(Setting, key)
     if row is None:
-        db.session.add(Setting(key=key, value=typed))
+        db.session.add(Setting(key=key, value=stored))
     else:
-        row.value = typed
+        row.value = stored
     db.session.flush()
     return typed
