@@ -1,4 +1,5 @@
-"""Command-line tools: `flask --app wsgi users create ...`, `demo seed [--json]`, `billing renew|statement`."""
+"""Command-line tools: `flask --app wsgi users create ...`, `demo seed [--json]`, `billing renew|statement`,
+`yookassa-sandbox`."""
 from __future__ import annotations
 
 import json
@@ -164,3 +165,18 @@ def _statement_text(result: dict) -> str:
               + (f" / {entry['memo']}" if entry["memo"] else "") for entry in result["entries"]]
     lines.append(f"{'balance':36} {result['balance_kop']:>12}")
     return "\n".join(lines)
+
+
+@click.command("yookassa-sandbox")
+@click.option("--port", type=int, help="Default: YOOKASSA_SANDBOX_PORT (5060).")
+@click.option("--webhook", help="Where notifications go. Default: PUBLIC_URL/hooks/yookassa.")
+def yookassa_sandbox(port: int | None, webhook: str | None) -> None:
+    """Run the fake YooKassa API and checkout page on loopback (what `make run` starts as `payments`)."""
+    from dialer.sandbox.yookassa import FakeYooKassa
+
+    config = current_app.config
+    fake = FakeYooKassa(config["YOOKASSA_SHOP_ID"], config["YOOKASSA_SECRET_KEY"],
+                        port=port or config["YOOKASSA_SANDBOX_PORT"],
+                        webhook_url=webhook or f"{config['PUBLIC_URL']}/hooks/yookassa")
+    click.echo(f"YooKassa sandbox on {fake.api_url}, notifications to {fake.webhook_url}")
+    fake.serve_forever()

@@ -27,6 +27,25 @@ def _instance_secret(instance: Path) -> str:
     return key
 
 
+def _yookassa(env: dict[str, str]) -> dict:
+    """YooKassa settings; without YOOKASSA_SHOP_ID, the sandbox on loopback (trusted as a notification source)."""
+    sandbox_port = int(env.get("YOOKASSA_SANDBOX_PORT") or 5060)
+    live = bool(env.get("YOOKASSA_SHOP_ID"))
+    networks = (env.get("YOOKASSA_TRUSTED_NETWORKS") or ("" if live else "127.0.0.1/32")).replace(",", " ").split()
+    return {
+        "YOOKASSA_SHOP_ID": env.get("YOOKASSA_SHOP_ID") or "sandbox",
+        "YOOKASSA_SECRET_KEY": env.get("YOOKASSA_SECRET_KEY") or "sandbox",
+        "YOOKASSA_API_URL": env.get("YOOKASSA_API_URL")
+        or ("https://api.yookassa.ru/v3" if live else f"http://127.0.0.1:{sandbox_port}/v3"),
+        "YOOKASSA_TIMEOUT_S": float(env.get("YOOKASSA_TIMEOUT_S") or 10),
+        "YOOKASSA_TRUSTED_NETWORKS": networks,  # besides YooKassa's own published networks
+        "YOOKASSA_VAT_CODE": int(env.get("YOOKASSA_VAT_CODE") or 1),  # 1: без НДС
+        "YOOKASSA_PAYMENT_MODE": env.get("YOOKASSA_PAYMENT_MODE") or "full_prepayment",
+        "YOOKASSA_PENDING_EXPIRY_H": int(env.get("YOOKASSA_PENDING_EXPIRY_H") or 24),
+        "YOOKASSA_SANDBOX_PORT": sandbox_port,
+    }
+
+
 def from_env(env: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = dict(os.environ if env is None else env)
@@ -62,6 +81,8 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "MTT_CUSTOMER_NAME": env.get("MTT_CUSTOMER_NAME") or "sandbox",
         "MTT_SMS_URL": env.get("MTT_SMS_URL") or "http://127.0.0.1:5050/sms",
         "MTT_SMS_TOKEN": env.get("MTT_SMS_TOKEN") or "sandbox",
+        # Payments (YooKassa). Without a shop id the embedded default is the local sandbox `make run` starts.
+        **_yookassa(env),
         # Where requests come from (GeoIP2/GeoLite2 City .mmdb); without it the region comes from the number.
         "GEOIP_DB_PATH": env.get("GEOIP_DB_PATH") or None,
         # Proxies in front of the app whose X-Forwarded-For is trusted (the client IP drives the abuse limits).

@@ -124,6 +124,7 @@ def register_assets(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.hooks import bp as hooks_bp
     from app.portal import bp as portal_bp
     from app.site import bp as site_bp
 
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(hooks_bp)
 
     @app.teardown_appcontext
     def close_session(exc):
@@ -156,11 +158,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import billing_cli, demo_cli, users_cli
+    from app.cli import billing_cli, demo_cli, users_cli, yookassa_sandbox
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(billing_cli)
+    app.cli.add_command(yookassa_sandbox)
 
 
 def register_admin(app: Flask) -> None:

@@ -16,6 +16,8 @@ for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "PUBLIC_URL", "PORT"):
 from helpers import fresh_database_url  # noqa: E402
 from servers import ServerUnavailable, postgres_server, redis_server, smtp_server  # noqa: E402
 
+pytest_plugins = ["yookassa_fixture"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ("sqlite", "postgresql")
 

@@ -1,0 +1,1 @@
+"""Fake provider servers on loopback for `make run` and the tests; each module is self-contained."""
