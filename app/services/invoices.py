@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import render_template
+from flask import Response, render_template
 from flask_babel import lazy_gettext as _l
 
 from app.db import utcnow
@@ -144,8 +144,10 @@ def render_pdf(invoice: Invoice) -> bytes:
     return HTML(string=_render(invoice, font_dir=FONT_DIR)).write_pdf()
 
 
-def filename(invoice: Invoice, extension: str) -> str:
-    return f"invoice-{invoice.number}.{extension}"
+def pdf_response(invoice: Invoice) -> Response:
+    """The PDF as a download named after the invoice (for the cabinet and the back office alike)."""
+    return Response(render_pdf(invoice), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="invoice-{invoice.number}.pdf"'})
 
 
 def _render(invoice: Invoice, font_dir: str | None) -> str:
