@@ -92,7 +92,7 @@ def buy(account_id: int, months: int, now: dt.datetime | None = None) -> RentPer
 
 class Renewal(enum.StrEnum):
     RENEWED = "renewed"
-    INSUFFICIENT_FUNDS = "insufficient_funds"  # left to expire (B7 card autopay would be tried here)
+    INSUFFICIENT_FUNDS = "insufficient_funds"  # left to expire, unless the autopay card pays (billing.renew)
     ALREADY = "already"  # another run renewed this period first
 
 
@@ -133,6 +133,22 @@ def renew_due(now: dt.datetime | None = None) -> list[RenewalResult]:
         with db.session.begin_nested():
             results.append(_renew_one(account_id, ends_at, price))
     return results
+
+
+def renew_account(account_id: int, now: dt.datetime | None = None) -> RenewalResult | None:
+    """`renew_due` for one account (after an autopay charge brought the money): None when it is not due."""
+    now = now or utcnow()
+    ends_at, trial_ends_at = db.session.execute(
+        sa.select(sa.func.max(RentPeriod.ends_at), sa.func.max(Account.trial_ends_at))
+        .join(Account, Account.id == RentPeriod.account_id).where(RentPeriod.account_id == account_id)).one()
+    if ends_at is None or not now - GRACE < ends_at <= now + LOOKAHEAD:
+        return None
+    if trial_ends_at is not None and trial_ends_at > ends_at:
+        return None
+    price = price_of(1, tariffs.current_tariff(now))
+    _lock_revenue()
+    with db.session.begin_nested():
+        return _renew_one(account_id, ends_at, price)
 
 
 def _renew_one(account_id: int, starts_at: dt.datetime, price: int) -> RenewalResult:
