@@ -9,7 +9,8 @@ and talk, busy, no answer), the side-A prompt plays, the client is dialed, and M
 
 Times are simulated seconds multiplied by `time_scale` (0.01 makes a 30 s call take 0.3 s).
 Rules: `{"default": {...}, "numbers": {"79990000001": {"action": "busy"}}}` where a behaviour is
-`{"action": "answer"|"busy"|"no_answer", "answer_after_s": 2, "talk_s": 30}`.
+`{"action": "answer"|"busy"|"no_answer", "answer_after_s": 2, "talk_s": 30}`. A person sets them on the page
+`GET /_sandbox` (or `PUT /_sandbox/rules` with the JSON); `GET /_sandbox/state` shows calls, events and SMS.
 Faults for tests: `fail_next(count, status)` answers 5xx without acting; `hang_next(seconds, count)` acts, then
 holds the answer; `slow(seconds)` holds every answer until `slow(0)`.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import html
 import io
 import json
 import logging
@@ -32,6 +34,7 @@ import wave
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from werkzeug.exceptions import BadRequest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -235,9 +238,19 @@ class MttSandbox:
         path = request.path.rstrip("/")
         if path == "/_sandbox/state" and request.method == "GET":
             return _json(self.state())
-        if path == "/_sandbox/rules" and request.method in {"PUT", "POST"}:
-            self.set_rules(request.get_json(force=True))
-            return _json({"ok": True})
+        if path == "/_sandbox" and request.method == "GET":
+            return self._page()
+        if path in {"/_sandbox/rules", "/_sandbox/rule"} and request.method in {"PUT", "POST"}:
+            try:
+                if path == "/_sandbox/rules":
+                    self.set_rules(request.get_json(force=True))
+                    return _json({"ok": True})
+                form = request.form
+                self.set_rule(form["number"], action=form["action"], answer_after_s=float(form["answer_after_s"]),
+                              talk_s=float(form["talk_s"]))
+            except (ValueError, KeyError, TypeError, BadRequest) as exc:
+                return _json({"error": str(exc)}, 400)
+            return Response(status=303, headers={"Location": "/_sandbox"})
         if request.method != "POST":
             return Response("method not allowed", status=405)
         with self._lock:
@@ -305,6 +318,31 @@ class MttSandbox:
         with self._lock:
             self.prompts[file_name] = data
         return _json({"result": True})
+
+    def _page(self) -> Response:
+        """A page for a person running the demo: how each number behaves (and a form to change one), the
+        calls with their events, the SMS received."""
+        with self._lock:
+            rules = [("default", self._default), *sorted(self._numbers.items())]
+        state = self.state()
+        esc = html.escape
+        rows = "".join(f"<tr><td>{esc(n)}</td><td>{b['action']}</td><td>{b['answer_after_s']:g}</td>"
+                       f"<td>{b['talk_s']:g}</td></tr>" for n, b in rules)
+        calls = "".join(f"<li>{esc(cid)}: A {esc(c['destination_A'] or '-')} → B {esc(c['destination_B'])}, "
+                        f"events {esc(', '.join(c['events']))}, lengths {c['call_back_real_length_A']}/"
+                        f"{c['call_back_real_length_B']} s, cost {c['call_back_cost']}</li>"
+                        for cid, c in state["calls"].items())
+        sms = "".join(f"<li>{esc(m['number'])} → {esc(m['destination'])}: {esc(m['text'])}</li>" for m in state["sms"])
+        options = "".join(f"<option>{action}</option>" for action in sorted(ACTIONS))
+        page = f"""<!doctype html><meta charset="utf-8"><title>MTT sandbox</title>
+<h1>MTT sandbox</h1><p>API {esc(self.api_url)} · SMS {esc(self.sms_url)} · time scale {self.time_scale:g}</p>
+<h2>How numbers behave</h2><table border="1"><tr><th>number</th><th>action</th><th>answer after, s</th>
+<th>talk, s</th></tr>{rows}</table>
+<form method="post" action="/_sandbox/rule"><input name="number" placeholder="79990000001" required>
+<select name="action">{options}</select><input name="answer_after_s" value="2" size="4">
+<input name="talk_s" value="30" size="4"><button>Set</button></form>
+<h2>Calls</h2><ul>{calls}</ul><h2>SMS</h2><ul>{sms}</ul>"""
+        return Response(page, content_type="text/html; charset=utf-8")
 
     def state(self) -> dict:
         with self._lock:
@@ -544,7 +582,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.rules:
         sandbox.load_rules(args.rules)
     sandbox.start()
-    print(f"MTT sandbox: API {sandbox.api_url}  SMS {sandbox.sms_url}  state {sandbox.base_url}/_sandbox/state",
+    print(f"MTT sandbox: API {sandbox.api_url}  SMS {sandbox.sms_url}  page {sandbox.base_url}/_sandbox",
           flush=True)
     try:
         threading.Event().wait()

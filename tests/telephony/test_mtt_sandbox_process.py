@@ -70,3 +70,17 @@ def test_rules_file_and_control_api(sandbox_process):
 
     assert provider.send_sms("MTT", CLIENT, "hello").status == "sent"
     assert state_of(base)["sms"][0]["text"] == "hello"
+
+
+def test_a_person_sets_a_numbers_behaviour_on_the_page(sandbox_process):
+    base = sandbox_process
+    form = {"number": "+79990000042", "action": "no_answer", "answer_after_s": "3", "talk_s": "45"}
+
+    answer = requests.post(f"{base}/_sandbox/rule", data=form, timeout=5, allow_redirects=False)
+    page = requests.get(f"{base}/_sandbox", timeout=5).text
+
+    assert answer.status_code == 303
+    assert "<td>79990000042</td><td>no_answer</td><td>3</td><td>45</td>" in page
+    refused = requests.post(f"{base}/_sandbox/rule", data={**form, "action": "explode"}, timeout=5)
+    assert refused.status_code == 400
+    assert "explode" not in requests.get(f"{base}/_sandbox", timeout=5).text
