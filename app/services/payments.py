@@ -356,17 +356,17 @@ def _autopay_row(account_id: int) -> Autopay:
 
 def set_autopay(account_id: int, *, is_enabled: bool, card_id: int | None, threshold_kop: int | None,
                 amount_kop: int | None) -> Autopay:
-    """Save the client's autopay choices. Codes: `no_card` (enabling without a live card of this account, or
-    naming a card that is not one), `invalid_amount` (threshold and amount go together, within bounds)."""
+    """Save the client's autopay choices; `card_id` None means no card. Codes: `no_card` (enabling without a
+    live card of this account, or naming a card that is not one), `invalid_amount` (threshold and amount go
+    together; threshold 0 means "when the balance goes negative")."""
     if (threshold_kop is None) != (amount_kop is None):
         raise PaymentError("give both the threshold and the amount, or neither", "invalid_amount")
     if threshold_kop is not None:
-        if type(threshold_kop) is not int or not 0 < threshold_kop <= MAX_TOPUP_KOP:
+        if type(threshold_kop) is not int or not 0 <= threshold_kop <= MAX_TOPUP_KOP:
             raise PaymentError("the threshold is out of bounds", "invalid_amount")
         _check_amount(amount_kop)
     _account(account_id)
-    current = autopay_of(account_id)
-    card = _live_card(account_id, card_id if card_id is not None else current.card_id)
+    card = _live_card(account_id, card_id)
     if card_id is not None and card is None:
         raise PaymentError("no such card", "no_card")
     if is_enabled and card is None:

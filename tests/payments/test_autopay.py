@@ -21,7 +21,7 @@ def card(app, account, paid):
     paid(10_000, save_card=True)
     with app.app_context():
         card = payments.cards_of(account_id)[0]
-        payments.set_autopay(account_id, is_enabled=True, card_id=None, threshold_kop=None, amount_kop=None)
+        payments.set_autopay(account_id, is_enabled=True, card_id=card.id, threshold_kop=None, amount_kop=None)
         db.session.commit()
         return card.id, card.provider_method_id
 
@@ -81,7 +81,7 @@ def test_removing_the_autopay_card_switches_autopay_off(app, account, card):
         assert error.value.code == "no_card"
 
 
-@pytest.mark.parametrize("threshold, amount", [(10_000, None), (None, 10_000), (10_000, 9_999), (0, 10_000),
+@pytest.mark.parametrize("threshold, amount", [(10_000, None), (None, 10_000), (10_000, 9_999), (-1, 10_000),
                                                (10_000, payments.MAX_TOPUP_KOP + 1)])
 def test_auto_top_up_settings_out_of_bounds_are_refused(app, account, card, threshold, amount):
     _, account_id, _ = account
