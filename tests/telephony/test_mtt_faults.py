@@ -82,12 +82,12 @@ def test_wrong_password_is_rejected_at_once(sandbox, receiver):
     assert sandbox.calls == {}
 
 
-def test_reading_a_record_is_retried_after_5xx_and_timeouts(sandbox, receiver):
-    impatient = provider_for(sandbox, timeout_s=0.3)
-    result = impatient.start_callback(make_plan(receiver.url("tok")))
+def test_reading_a_record_is_retried_after_5xx_and_timeouts(mtt, sandbox, receiver):
+    result = mtt.start_callback(make_plan(receiver.url("tok")))
     sandbox.wait_finished(result.call_id)
+    impatient = provider_for(sandbox, timeout_s=1.0)
     sandbox.fail_next(1)
-    sandbox.hang_next(2.0)
+    sandbox.hang_next(5.0)
 
     record = impatient.fetch_call_record(result.call_id)
 
