@@ -1,24 +1,25 @@
 """Back office: bank invoices (B8). Managers read them; administrators mark them paid or cancel them.
 
-Rows change only through `app.services.invoices`, so the view never edits them. Mark paid and Cancel are
-Flask-Admin list actions (a POST with the CSRF token, from the checkboxes or a row's own buttons) offered only
-to holders of `backoffice.admin`; marking paid credits the client once (ledger key `invoice:<id>`), however
-often it is posted. Any invoice's document opens here as HTML or PDF.
+Rows change only through `app.services.invoices`, so the list never edits them. Mark paid and Cancel are
+POSTs (with the CSRF token) on an invoice's own page, a view guarded by `backoffice.admin`; marking paid
+credits the client once (ledger key `invoice:<id>`), however often it is posted. Any invoice's document opens
+from the list as HTML or PDF, for everyone who may read the list.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import Admin, expose
-from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
+from flask_wtf import FlaskForm
 from markupsafe import Markup
+from wtforms import HiddenField
+from wtforms.validators import AnyOf
 
-from admin.base import SecureModelView
+from admin.base import SecureBaseView, SecureModelView
 from app.extensions import db
 from app.models import Account, Invoice, User
 from app.permissions import feature_permission
@@ -29,6 +30,7 @@ from app.templating import money
 STATUSES = [(invoices.ISSUED, _l("Awaiting payment")), (invoices.PAID, _l("Paid")),
             (invoices.CANCELED, _l("Canceled"))]
 ADMIN_KEY = "backoffice.admin"  # who may mark paid and cancel; managers (backoffice.accounts) only read
+DECISIONS = ("mark_paid", "cancel")
 
 
 class ClientFilter(BaseSQLAFilter):
@@ -62,21 +64,11 @@ def _documents(view, context, model: Invoice, name) -> Markup:
         url_for(".document_html", invoice_id=model.id), url_for(".document_pdf", invoice_id=model.id))
 
 
-def _buttons(view, context, model: Invoice, name) -> Markup:
-    """The row's own Mark paid / Cancel buttons: the list action posted for this one row."""
+def _decide_link(view, context, model: Invoice, name) -> Markup:
     if model.status != invoices.ISSUED or not feature_permission(ADMIN_KEY).can():
         return Markup("")
-    form = ('<form method="post" action="{action}" class="d-inline" onsubmit="return confirm({confirm})">'
-            '<input type="hidden" name="csrf_token" value="{csrf}"><input type="hidden" name="action" value="{name}">'
-            '<input type="hidden" name="rowid" value="{id}"><button type="submit" class="btn btn-sm {style}" '
-            'data-action="{name}">{label}</button></form>')
-    return Markup(" ").join(
-        Markup(form).format(action=url_for(".action_view"), csrf=generate_csrf(), name=action_name, id=model.id,
-                            style=style, label=label, confirm=Markup.escape(repr(str(question))))
-        for action_name, label, question, style in (
-            ("mark_paid", _("Mark paid"), _("Credit %(amount)s to the client?", amount=money(model.amount_kop)),
-             "btn-success"),
-            ("cancel", _("Cancel"), _("Cancel this invoice?"), "btn-outline-danger")))
+    return Markup('<a href="{}" class="btn btn-sm btn-outline-primary" data-testid="decide">{}</a>').format(
+        url_for("invoice_status.invoice", invoice_id=model.id), _("Mark paid or cancel"))
 
 
 class InvoiceView(SecureModelView):
@@ -99,43 +91,7 @@ class InvoiceView(SecureModelView):
                      "documents": _l("Invoice"), "buttons": "", "supplier": _l("Supplier")}
     column_formatters = {"account_id": _account, "payer": _payer, "amount_kop": lambda v, c, m, n: money(m.amount_kop),
                          "status": lambda v, c, m, n: dict(STATUSES).get(m.status, m.status),
-                         "paid_by_id": _paid_by, "documents": _documents, "buttons": _buttons}
-
-    def is_action_allowed(self, name: str) -> bool:
-        if name in ("mark_paid", "cancel") and not feature_permission(ADMIN_KEY).can():
-            return False
-        return super().is_action_allowed(name)
-
-    @action("mark_paid", _l("Mark paid"), _l("Credit the selected invoices' amounts to their clients?"))
-    def action_mark_paid(self, ids):
-        for invoice_id in _ids(ids):
-            self._apply(invoice_id, lambda i: invoices.mark_paid(i, current_user.id),
-                        _("Invoice № %(number)s is paid: %(amount)s credited to the client."),
-                        _("Invoice № %(number)s was already paid: nothing credited again."))
-
-    @action("cancel", _l("Cancel"), _l("Cancel the selected invoices?"))
-    def action_cancel(self, ids):
-        for invoice_id in _ids(ids):
-            self._apply(invoice_id, lambda i: invoices.cancel(i, current_user.id),
-                        _("Invoice № %(number)s is canceled."), _("Invoice № %(number)s was already canceled."))
-
-    @staticmethod
-    def _apply(invoice_id: int, change, done: str, unchanged: str) -> None:
-        """One invoice per transaction: a refused one (wrong state) does not undo the others."""
-        invoice = db.session.get(Invoice, invoice_id)
-        if invoice is None:
-            return
-        before = invoice.status
-        try:
-            invoice = change(invoice_id)
-        except InvoiceError as exc:
-            db.session.rollback()
-            flash(_("Invoice %(id)s: %(reason)s", id=invoice_id, reason=str(exc)), "error")
-            return
-        number, amount, changed = invoice.number, money(invoice.amount_kop), invoice.status != before
-        db.session.commit()
-        flash((done if changed else unchanged) % {"number": number, "amount": amount},
-              "success" if changed else "info")
+                         "paid_by_id": _paid_by, "documents": _documents, "buttons": _decide_link}
 
     @expose("/document/<int:invoice_id>")
     def document_html(self, invoice_id: int):
@@ -146,10 +102,6 @@ class InvoiceView(SecureModelView):
         return invoices.pdf_response(_invoice_or_404(invoice_id))
 
 
-def _ids(ids) -> list[int]:
-    return [int(value) for value in ids if str(value).isdigit()]
-
-
 def _invoice_or_404(invoice_id: int) -> Invoice:
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
@@ -157,5 +109,64 @@ def _invoice_or_404(invoice_id: int) -> Invoice:
     return invoice
 
 
+class DecisionForm(FlaskForm):
+    decision = HiddenField(validators=[AnyOf(DECISIONS)])
+
+
+class InvoiceStatusView(SecureBaseView):
+    """One invoice's page where an administrator marks it paid or cancels it (each a POST with CSRF).
+
+    A view of its own, not a list action, so that its key alone (`backoffice.admin`) says who may change an
+    invoice, while managers read the list. Posting Mark paid again (a double click, the back button) credits
+    nothing more: the service answers with the invoice as it is.
+    """
+
+    permission_key = ADMIN_KEY
+
+    def is_visible(self) -> bool:
+        return False
+
+    @expose("/")
+    def index(self):
+        return redirect(url_for("invoices.index_view"))
+
+    @expose("/<int:invoice_id>", methods=("GET", "POST"))
+    def invoice(self, invoice_id: int):
+        invoice = _invoice_or_404(invoice_id)
+        form = DecisionForm()
+        if form.validate_on_submit():
+            self._decide(invoice, form.decision.data)
+            return redirect(request.path)
+        if form.errors:
+            flash(_("Unknown action: nothing changed."), "error")
+        return self.render("admin/invoice_status.html", invoice=invoice, amount=money(invoice.amount_kop),
+                           status=dict(STATUSES).get(invoice.status, invoice.status))
+
+    @staticmethod
+    def _decide(invoice: Invoice, decision: str) -> None:
+        before, invoice_id = invoice.status, invoice.id
+        try:
+            if decision == "mark_paid":
+                invoice = invoices.mark_paid(invoice_id, current_user.id)
+            else:
+                invoice = invoices.cancel(invoice_id, current_user.id)
+        except InvoiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return
+        changed, status, number, amount = invoice.status != before, invoice.status, invoice.number, invoice.amount_kop
+        db.session.commit()
+        if not changed:
+            flash(_("Nothing changed: invoice № %(number)s is already “%(status)s”.", number=number,
+                    status=dict(STATUSES)[status]), "info")
+        elif status == invoices.PAID:
+            flash(_("Invoice № %(number)s is paid: %(amount)s credited to the client.", number=number,
+                    amount=money(amount)), "success")
+        else:
+            flash(_("Invoice № %(number)s is canceled.", number=number), "success")
+
+
 def register(admin: Admin) -> None:
     admin.add_view(InvoiceView(Invoice, name=_l("Invoices"), endpoint="invoices", category=_l("Clients")))
+    admin.add_view(InvoiceStatusView(name=_l("Mark an invoice paid"), endpoint="invoice_status",
+                                     url="invoice-status"))

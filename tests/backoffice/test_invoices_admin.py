@@ -14,6 +14,7 @@ from app.models import Account, Invoice, LedgerTransaction
 from app.services import invoices, ledger
 
 URL = "/admin/invoices/"
+STATUS_URL = "/admin/invoice-status/"
 COMPANY = {"name": "ООО «Ромашка»", "inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195",
            "address": "117997, г. Москва, ул. Вавилова, д. 19", "bank_name": "ПАО Тестбанк", "bik": "049805746",
            "correspondent_account": "30101810800000000746", "settlement_account": "40602810700000000025"}
@@ -45,55 +46,71 @@ def _state(app, invoice_id: int, account_id: int) -> tuple[str, int, int, list[s
                 ledger.integrity_problems())
 
 
-def _act(client, name: str, invoice_id: int):
-    """Post a row's button as the list shows it, with a valid CSRF token of the session (a manager's list has
-    no form to take one from: the site's front page has)."""
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    return client.post(f"{URL}action/", data={"csrf_token": token, "action": name, "rowid": str(invoice_id)})
+def _decide(client, decision: str, invoice_id: int, token: str | None = None):
+    """Press Mark paid or Cancel on the invoice's page (with the session's CSRF token, as the page has it)."""
+    if token is None:
+        token = csrf_token(client.get("/").get_data(as_text=True))  # the page itself is for administrators
+    return client.post(f"{STATUS_URL}{invoice_id}", data={"csrf_token": token, "decision": decision})
+
+
+def _flashes(client) -> list[tuple[str, str]]:
+    with client.session_transaction() as session:
+        return session.pop("_flashes", [])
 
 
 def test_an_administrator_marks_paid_and_a_repeated_post_credits_nothing_more(app, client, make_staff_user, issued):
     invoice_id, account_id, _ = issued
     admin = _staff(client, make_staff_user, "admin")
     _, before, _, _ = _state(app, invoice_id, account_id)
-    page = admin.get(URL).get_data(as_text=True)
-    assert 'data-action="mark_paid"' in page and 'data-action="cancel"' in page
-    assert _act(admin, "mark_paid", invoice_id).status_code == 302
+    assert f"{STATUS_URL}{invoice_id}" in admin.get(URL).get_data(as_text=True)
+    page = admin.get(f"{STATUS_URL}{invoice_id}").get_data(as_text=True)
+    assert 'data-testid="mark-paid"' in page and "5\u00a0000,00" in page
+    token = csrf_token(page)
+    assert _decide(admin, "mark_paid", invoice_id, token).status_code == 302
+    assert [category for category, _ in _flashes(admin)] == ["success"]
     status, balance, count, problems = _state(app, invoice_id, account_id)
     assert (status, balance - before, count, problems) == ("paid", 500_000, 1, [])
-    # The same form posted again (a double click, a back button): nothing more is credited.
-    assert _act(admin, "mark_paid", invoice_id).status_code == 302
+    # The same form posted again (a double click, the back button): nothing more is credited.
+    assert _decide(admin, "mark_paid", invoice_id, token).status_code == 302
+    assert [category for category, _ in _flashes(admin)] == ["info"]
     assert _state(app, invoice_id, account_id)[1:3] == (balance, 1)
-    page = admin.get(URL).get_data(as_text=True)
-    assert 'data-action="mark_paid"' not in page and "admin@callback.example.com" in page
+    page = admin.get(f"{STATUS_URL}{invoice_id}").get_data(as_text=True)
+    assert 'data-testid="mark-paid"' not in page and 'data-status="paid"' in page
+    assert f"{STATUS_URL}{invoice_id}" not in admin.get(URL).get_data(as_text=True)
+    assert "admin@callback.example.com" in admin.get(URL).get_data(as_text=True)  # who marked it
 
 
-def test_a_post_without_the_csrf_token_changes_nothing(app, client, make_staff_user, issued):
+def test_a_post_without_the_csrf_token_or_with_an_unknown_decision_changes_nothing(app, client, make_staff_user,
+                                                                                  issued):
     invoice_id, account_id, _ = issued
     admin = _staff(client, make_staff_user, "admin")
     before = _state(app, invoice_id, account_id)
-    admin.post(f"{URL}action/", data={"action": "mark_paid", "rowid": str(invoice_id)})
+    assert admin.post(f"{STATUS_URL}{invoice_id}", data={"decision": "mark_paid"}).status_code == 400
+    response = _decide(admin, "refund", invoice_id)
+    assert response.status_code == 200 and "Unknown action" in response.get_data(as_text=True)
     assert _state(app, invoice_id, account_id) == before
 
 
 def test_a_canceled_invoice_cannot_be_marked_paid(app, client, make_staff_user, issued):
     invoice_id, account_id, _ = issued
     admin = _staff(client, make_staff_user, "admin")
-    _act(admin, "cancel", invoice_id)
+    _decide(admin, "cancel", invoice_id)
     assert _state(app, invoice_id, account_id)[0] == "canceled"
-    response = _act(admin, "mark_paid", invoice_id)
+    _flashes(admin)
+    _decide(admin, "mark_paid", invoice_id)
     assert _state(app, invoice_id, account_id)[0::2] == ("canceled", 0)
-    assert "cannot be paid" in admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert [message for _, message in _flashes(admin)] == ["A canceled invoice cannot be paid."]
 
 
 def test_a_manager_sees_invoices_but_cannot_mark_them_paid(app, client, make_staff_user, issued):
     invoice_id, account_id, code = issued
     manager = _staff(client, make_staff_user, "manager")
     page = manager.get(URL).get_data(as_text=True)
-    assert code in page and 'data-action="mark_paid"' not in page
+    assert code in page and STATUS_URL not in page
     before = _state(app, invoice_id, account_id)
-    _act(manager, "mark_paid", invoice_id)
-    _act(manager, "cancel", invoice_id)
+    assert manager.get(f"{STATUS_URL}{invoice_id}").status_code == 403
+    assert _decide(manager, "mark_paid", invoice_id).status_code == 403
+    assert _decide(manager, "cancel", invoice_id).status_code == 403
     assert _state(app, invoice_id, account_id) == before
     assert manager.get(f"{URL}document/{invoice_id}").status_code == 200
 
