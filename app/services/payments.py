@@ -386,19 +386,24 @@ def _enabled_card(account_id: int) -> PaymentCard | None:
     return _live_card(account_id, autopay.card_id)
 
 
-def autopay_for_renewal(account_id: int, shortfall_kop: int) -> Payment | None:
+def autopay_for_renewal(account_id: int, shortfall_kop: int, *,
+                        period_start: dt.datetime | None = None) -> Payment | None:
     """Charge the autopay card for a rent renewal the balance does not cover: the shortfall rounded up to
-    whole roubles. None when autopay is off or every attempt for this period is used up.
+    whole roubles. None when autopay is off, the period starting at `period_start` (default: at the end of the
+    latest one) exists already, or every attempt for it is used up.
 
-    The key is `renewal:<account>:<end of the period, epoch s>:<attempt>`, so concurrent or repeated runs for
-    one period make one charge; a charge declined for a passing reason is tried again by the next run with
-    the next attempt number, up to MAX_RENEWAL_CHARGES.
+    The key is `renewal:<account>:<period start, epoch s>:<attempt>`, so concurrent or repeated runs for one
+    period make one charge (pass the `period_start` the renewal run saw: by the time a slower run charges, a
+    faster one may have renewed, and "the latest period" is then the next one); a charge declined for a
+    passing reason is tried again by the next run with the next attempt number, up to MAX_RENEWAL_CHARGES.
     """
     card = _enabled_card(account_id)
-    ends_at = db.session.scalar(sa.select(sa.func.max(RentPeriod.ends_at)).where(RentPeriod.account_id == account_id))
-    if card is None or ends_at is None or shortfall_kop <= 0:
+    if period_start is None:
+        period_start = db.session.scalar(sa.select(sa.func.max(RentPeriod.ends_at))
+                                         .where(RentPeriod.account_id == account_id))
+    if card is None or period_start is None or shortfall_kop <= 0 or _period_exists(account_id, period_start):
         return None
-    prefix = f"renewal:{account_id}:{int(ends_at.timestamp())}:"
+    prefix = f"renewal:{account_id}:{int(period_start.timestamp())}:"
     tries = list(db.session.scalars(sa.select(Payment).where(
         Payment.idempotence_key.startswith(prefix, autoescape=True)).order_by(Payment.id)))
     live = [p for p in tries if p.status != "canceled"]
@@ -407,6 +412,11 @@ def autopay_for_renewal(account_id: int, shortfall_kop: int) -> Payment | None:
     key = live[0].idempotence_key if live else f"{prefix}{len(tries) + 1}"
     amount = max(-(-shortfall_kop // 100) * 100, 100)
     return _charge(account_id, card, amount, "autopay", key, "Автоплатёж: продление аренды")
+
+
+def _period_exists(account_id: int, starts_at: dt.datetime) -> bool:
+    return db.session.scalar(sa.select(RentPeriod.id).where(
+        RentPeriod.account_id == account_id, RentPeriod.starts_at == starts_at)) is not None
 
 
 def auto_topup_due(now: dt.datetime | None = None) -> list[Payment]:

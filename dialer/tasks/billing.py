@@ -32,7 +32,8 @@ def renew(now: dt.datetime | None = None) -> int:
 
 
 def _renew_by_card(result: rent.RenewalResult, now: dt.datetime) -> bool:
-    payment = payments.autopay_for_renewal(result.account_id, result.price_kop - result.balance_kop)
+    payment = payments.autopay_for_renewal(result.account_id, result.price_kop - result.balance_kop,
+                                           period_start=result.starts_at)
     db.session.commit()  # the charge's row and its credit are kept whatever follows
     if payment is None or payment.credited_at is None:
         return False

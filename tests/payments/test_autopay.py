@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -177,3 +178,44 @@ def test_auto_top_up_is_not_charged_while_autopay_is_off(app, account, card, yoo
         db.session.commit()
     assert billing_tasks.auto_topup.call_local(utcnow()) == 0
     assert charges(yookassa) == []
+
+
+def _at_once(app, task, now, runs: int = 2) -> list:
+    """Run `task` in `runs` threads released together; returns their results (errors re-raised)."""
+    barrier, results, errors = threading.Barrier(runs), [], []
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            results.append(task.call_local(now))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results
+
+
+@pytest.mark.backends
+def test_concurrent_runs_charge_the_card_once(app, backend, account, card, rent_paid, yookassa):
+    _, account_id, _ = account
+    end = utcnow().replace(microsecond=0) + dt.timedelta(minutes=30)
+    rent_paid(account_id, end, 10_000)
+    with app.app_context():
+        payments.set_autopay(account_id, is_enabled=True, card_id=card[0], threshold_kop=5_000, amount_kop=10_000)
+        db.session.commit()
+
+    assert sorted(_at_once(app, billing_tasks.renew, end - dt.timedelta(minutes=20))) in ([0, 1], [1, 1])
+    assert [c["amount"]["value"] for c in charges(yookassa)] == ["400.00"]
+    assert periods_and_rent_debits(app, account_id) == (2, 2)
+    assert money_state(app, account_id)[0] == 0
+
+    _at_once(app, billing_tasks.auto_topup, end)  # now below the threshold: one top-up
+    assert [c["amount"]["value"] for c in charges(yookassa)] == ["400.00", "100.00"]
+    assert money_state(app, account_id)[0] == 10_000
+    with app.app_context():
+        assert ledger.integrity_problems() == []
