@@ -7,17 +7,15 @@ import re
 import pytest
 import sqlalchemy as sa
 from helpers import csrf_token, login
+from invoice_helpers import COMPANY
 from pypdf import PdfReader
 
 from app.extensions import db
-from app.models import Account, Invoice, LedgerTransaction
+from app.models import Account, AuditLog, Invoice, LedgerTransaction
 from app.services import invoices, ledger
 
 URL = "/admin/invoices/"
 STATUS_URL = "/admin/invoice-status/"
-COMPANY = {"name": "ООО «Ромашка»", "inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195",
-           "address": "117997, г. Москва, ул. Вавилова, д. 19", "bank_name": "ПАО Тестбанк", "bik": "049805746",
-           "correspondent_account": "30101810800000000746", "settlement_account": "40602810700000000025"}
 
 
 @pytest.fixture
@@ -78,6 +76,10 @@ def test_an_administrator_marks_paid_and_a_repeated_post_credits_nothing_more(ap
     assert 'data-testid="mark-paid"' not in page and 'data-status="paid"' in page
     assert f"{STATUS_URL}{invoice_id}" not in admin.get(URL).get_data(as_text=True)
     assert "admin@callback.example.com" in admin.get(URL).get_data(as_text=True)  # who marked it
+    with app.app_context():
+        audit = db.session.scalars(sa.select(AuditLog).where(AuditLog.table_name == "invoice",
+                                                             AuditLog.row_id == str(invoice_id))).all()
+    assert any(entry.changes.get("status") == ["issued", "paid"] and "admin@" in entry.actor for entry in audit)
 
 
 def test_a_post_without_the_csrf_token_or_with_an_unknown_decision_changes_nothing(app, client, make_staff_user,

@@ -5,7 +5,7 @@ import datetime as dt
 import io
 
 import pytest
-from conftest import COMPANY
+from invoice_helpers import COMPANY
 from pypdf import PdfReader
 
 from app.services import invoices

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from conftest import COMPANY
+from invoice_helpers import COMPANY
 
 from app.extensions import db
 from app.models import CompanyDetails, Invoice, LedgerTransaction

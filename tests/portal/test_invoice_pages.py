@@ -7,15 +7,13 @@ import re
 import pytest
 import sqlalchemy as sa
 from helpers import csrf_token, login
+from invoice_helpers import COMPANY
 from pypdf import PdfReader
 
 from app.extensions import db
 from app.models import Account, CompanyDetails, Invoice
 from app.services import invoices
 
-COMPANY = {"name": "ООО «Ромашка»", "inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195",
-           "address": "117997, г. Москва, ул. Вавилова, д. 19", "bank_name": "ПАО Тестбанк", "bik": "049805746",
-           "correspondent_account": "30101810800000000746", "settlement_account": "40602810700000000025"}
 LIST, COMPANY_URL = "/cabinet/billing/invoices", "/cabinet/billing/company"
 
 
