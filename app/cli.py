@@ -1,5 +1,5 @@
 """Command-line tools: `flask --app wsgi users create ...`, `demo seed [--json]`, `billing renew|statement`,
-`yookassa-sandbox`."""
+`yookassa-sandbox`, `mtt-sandbox`."""
 from __future__ import annotations
 
 import json
@@ -180,3 +180,36 @@ def yookassa_sandbox(port: int | None, webhook: str | None) -> None:
                         webhook_url=webhook or f"{config['PUBLIC_URL']}/hooks/yookassa")
     click.echo(f"YooKassa sandbox on {fake.api_url}, notifications to {fake.webhook_url}")
     fake.serve_forever()
+
+
+@click.command("mtt-sandbox")
+@click.option("--port", type=int, help="Default: MTT_SANDBOX_PORT (5050).")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False), help="JSON rules: how numbers behave.")
+@click.option("--time-scale", type=float, help="Default: MTT_SANDBOX_TIME_SCALE (1: real time).")
+def mtt_sandbox(port: int | None, rules: str | None, time_scale: float | None) -> None:
+    """Run the MTT sandbox on loopback with the MTT_* credentials (what `make run` starts as `mtt`).
+
+    With MTT_API_URL set the service talks to the real MTT: no sandbox is started, and the command only waits,
+    so that honcho (which stops everything when one process exits) keeps the other processes running.
+    """
+    import threading
+
+    from dialer.sandbox.mtt import MttSandbox
+
+    config = current_app.config
+    if not config["MTT_IS_SANDBOX"]:
+        print(f"MTT_API_URL is set ({config['MTT_API_URL']}): no MTT sandbox started", flush=True)
+        threading.Event().wait()
+        return
+    sandbox = MttSandbox(login=config["MTT_LOGIN"], password=config["MTT_PASSWORD"],
+                         customer_name=config["MTT_CUSTOMER_NAME"], sms_token=config["MTT_SMS_TOKEN"],
+                         time_scale=time_scale or config["MTT_SANDBOX_TIME_SCALE"],
+                         port=port or config["MTT_SANDBOX_PORT"])
+    if rules:
+        sandbox.load_rules(rules)
+    sandbox.start()
+    print(f"MTT sandbox: API {sandbox.api_url}  SMS {sandbox.sms_url}  page {sandbox.base_url}/_sandbox", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        sandbox.stop()

@@ -46,6 +46,25 @@ def _yookassa(env: dict[str, str]) -> dict:
     }
 
 
+def _mtt(env: dict[str, str]) -> dict:
+    """MTT settings; without MTT_API_URL, the sandbox on loopback (`flask mtt-sandbox`) with demo credentials."""
+    sandbox_port = int(env.get("MTT_SANDBOX_PORT") or 5050)
+    live = bool(env.get("MTT_API_URL"))
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    demo = {"MTT_LOGIN": "sandbox", "MTT_PASSWORD": "sandbox", "MTT_CUSTOMER_NAME": "000000000000001",
+            "MTT_SMS_URL": f"{sandbox_url}/ms-customer-gateway/v1", "MTT_SMS_TOKEN": "sandbox-token"}
+    return {
+        "MTT_API_URL": env.get("MTT_API_URL") or f"{sandbox_url}/index.php",
+        **{key: env.get(key) or ("" if live else value) for key, value in demo.items()},
+        "MTT_SMS_SENDER": env.get("MTT_SMS_SENDER") or "MTT",  # the operator-approved sender name (N6)
+        # Where MTT's events may come from (CIDR, comma or space separated); empty: any address.
+        "MTT_EVENT_NETWORKS": (env.get("MTT_EVENT_NETWORKS") or "").replace(",", " ").split(),
+        "MTT_IS_SANDBOX": not live,
+        "MTT_SANDBOX_PORT": sandbox_port,
+        "MTT_SANDBOX_TIME_SCALE": float(env.get("MTT_SANDBOX_TIME_SCALE") or 1),
+    }
+
+
 def from_env(env: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = dict(os.environ if env is None else env)
@@ -74,13 +93,8 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "MAIL_TIMEOUT": int(env.get("MAIL_TIMEOUT") or 10),
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or "CallBack MTT <noreply@callback.localhost>",
         "MAIL_CATCHER_DIR": env.get("MAIL_CATCHER_DIR") or str(instance / "maildir"),
-        # Telephony (used by the telephony issue).
-        "MTT_API_URL": env.get("MTT_API_URL") or "http://127.0.0.1:5050/api/jsonrpc",
-        "MTT_LOGIN": env.get("MTT_LOGIN") or "sandbox",
-        "MTT_PASSWORD": env.get("MTT_PASSWORD") or "sandbox",
-        "MTT_CUSTOMER_NAME": env.get("MTT_CUSTOMER_NAME") or "sandbox",
-        "MTT_SMS_URL": env.get("MTT_SMS_URL") or "http://127.0.0.1:5050/sms",
-        "MTT_SMS_TOKEN": env.get("MTT_SMS_TOKEN") or "sandbox",
+        # Telephony. Without MTT_API_URL the embedded default is the MTT sandbox `make run` starts.
+        **_mtt(env),
         # Payments (YooKassa). Without a shop id the embedded default is the local sandbox `make run` starts.
         **_yookassa(env),
         # Where requests come from (GeoIP2/GeoLite2 City .mmdb); without it the region comes from the number.

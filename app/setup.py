@@ -158,12 +158,13 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import billing_cli, demo_cli, users_cli, yookassa_sandbox
+    from app.cli import billing_cli, demo_cli, mtt_sandbox, users_cli, yookassa_sandbox
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(yookassa_sandbox)
+    app.cli.add_command(mtt_sandbox)
 
 
 def register_admin(app: Flask) -> None:
