@@ -422,10 +422,9 @@ def _period_exists(account_id: int, starts_at: dt.datetime) -> bool:
 def auto_topup_due(now: dt.datetime | None = None) -> list[Payment]:
     """Charge `amount_kop` to the card of every account with autopay on whose balance is below its threshold.
 
-    The key is `auto_topup:<account>:<UTC date and hour>`: two runs at once (or the two runs of one hour)
-    charge once, and an account stays under its threshold at most an hour before it is charged again (say,
-    when the amount did not lift it above, or the card declined for a passing reason). No charge while an
-    earlier one is still open.
+    The key is `auto_topup:<account>:<UTC date and hour>`: two runs at once (or the runs of one hour) charge
+    once, and an account still under its threshold (the amount did not lift it above, or the card declined
+    for a passing reason) is charged again the next hour. See `_auto_topup_key` for earlier charges still open.
     """
     now = now or utcnow()
     due = db.session.execute(sa.select(Autopay.account_id, Autopay.threshold_kop, Autopay.amount_kop).where(
@@ -434,18 +433,23 @@ def auto_topup_due(now: dt.datetime | None = None) -> list[Payment]:
     charged = []
     for account_id, threshold_kop, amount_kop in due:
         card = _enabled_card(account_id)
-        if card is None or ledger.balance(account_id) >= threshold_kop or _open_auto_topup(account_id, now):
+        if card is None or ledger.balance(account_id) >= threshold_kop:
             continue
-        key = f"auto_topup:{account_id}:{now.astimezone(dt.UTC):%Y%m%d%H}"
-        charged.append(_charge(account_id, card, amount_kop, "auto_topup", key, "Автопополнение баланса"))
+        key = _auto_topup_key(account_id, now)
+        if key is not None:
+            charged.append(_charge(account_id, card, amount_kop, "auto_topup", key, "Автопополнение баланса"))
     return charged
 
 
-def _open_auto_topup(account_id: int, now: dt.datetime) -> bool:
-    key = f"auto_topup:{account_id}:{now.astimezone(dt.UTC):%Y%m%d%H}"
-    return db.session.scalar(sa.select(Payment.id).where(
-        Payment.account_id == account_id, Payment.purpose == "auto_topup", Payment.status.in_(OPEN),
-        Payment.idempotence_key != key).limit(1)) is not None
+def _auto_topup_key(account_id: int, now: dt.datetime) -> str | None:
+    """This hour's key; or the key of an earlier charge whose create call never answered (sent again with
+    it, so YooKassa answers with what it made, if anything); None while an earlier charge is pending there."""
+    open_rows = db.session.scalars(sa.select(Payment).where(
+        Payment.account_id == account_id, Payment.purpose == "auto_topup", Payment.status.in_(OPEN))
+        .order_by(Payment.id)).all()
+    if any(row.provider_id is not None for row in open_rows):
+        return None
+    return open_rows[0].idempotence_key if open_rows else f"auto_topup:{account_id}:{now.astimezone(dt.UTC):%Y%m%d%H}"
 
 
 def _charge(account_id: int, card: PaymentCard, amount_kop: int, purpose: str, key: str,

@@ -219,3 +219,24 @@ def test_concurrent_runs_charge_the_card_once(app, backend, account, card, rent_
     assert money_state(app, account_id)[0] == 10_000
     with app.app_context():
         assert ledger.integrity_problems() == []
+
+
+@pytest.mark.parametrize("app_overrides", [{"YOOKASSA_TIMEOUT_S": 1}], indirect=True)
+def test_an_auto_top_up_whose_answer_was_lost_is_sent_again_with_its_key_and_charged_once(app, account, card,
+                                                                                          yookassa):
+    _, account_id, _ = account
+    with app.app_context():
+        payments.set_autopay(account_id, is_enabled=True, card_id=card[0], threshold_kop=40_000, amount_kop=30_000)
+        db.session.commit()
+    balance = money_state(app, account_id)[0]
+    now = utcnow()
+    yookassa.hang(30)
+    assert billing_tasks.auto_topup.call_local(now) == 0  # no answer in time
+    yookassa.hang(0)  # the payment is made after all; its answer is lost
+    assert billing_tasks.auto_topup.call_local(now + dt.timedelta(hours=1)) == 1
+
+    keys = {r["headers"]["Idempotence-Key"] for r in yookassa.requests
+            if r["json"] and "payment_method_id" in r["json"]}
+    assert len(charges(yookassa)) == 2 and len(keys) == 1
+    assert [p["status"] for p in yookassa.payments.values() if "Автопополнение" in p["description"]] == ["succeeded"]
+    assert money_state(app, account_id)[0] == balance + 30_000
