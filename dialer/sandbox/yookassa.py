@@ -8,9 +8,9 @@ notification to the webhook URL and sends the browser to the payment's `return_u
 method (`payment_method_id`) is answered `succeeded` at once, or `canceled` when `set_card_decline` said so.
 
 Control methods for tests: `succeed(id)`, `cancel(id, reason)`, `set_card_decline(method_id, reason)`,
-`hang(seconds)` (API answers delayed; `hang(0)` releases), `fail_next(status)`; `requests` is the log of API
-requests received and `notifications` the notifications sent. Set `on_notification` to a callable to receive
-notifications instead of POSTing them to `webhook_url`.
+`hang(seconds)` (API answers delayed; `hang(0)` releases), `fail_next(status)`, `refunds_pending = True` with
+`succeed_refund(id)`; `requests` is the log of API requests received and `notifications` the notifications
+sent. Set `on_notification` to a callable to receive notifications instead of POSTing them to `webhook_url`.
 """
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ class FakeYooKassa:
         self._declines: dict[str, str] = {}
         self._fail: list[int] = []
         self._hang_s = 0.0
+        self.refunds_pending = False  # True: refunds answer `pending` until `succeed_refund`
         self._release = threading.Event()
         self._lock = threading.RLock()
         self._server = make_server(host, port, self._wsgi, threaded=True)
@@ -107,6 +108,13 @@ class FakeYooKassa:
             self._settle_canceled(payment, reason)
         self._notify("payment.canceled", payment)
         return payment
+
+    def succeed_refund(self, refund_id: str) -> dict:
+        with self._lock:
+            refund = self.refunds[refund_id]
+            refund["status"] = "succeeded"
+        self._notify("refund.succeeded", refund)
+        return refund
 
     def set_card_decline(self, method_id: str, reason: str | None) -> None:
         """Charges of this saved method are canceled with `reason` (None: they succeed again)."""
@@ -271,7 +279,8 @@ class FakeYooKassa:
         if not 0 < value <= Decimal(payment["amount"]["value"]) - refunded:
             return _error(400, "invalid_request", "the refund exceeds the payment", "amount.value")
         payment["refunded_amount"]["value"] = f"{refunded + value:.2f}"
-        refund = {"id": str(uuid.uuid4()), "payment_id": payment["id"], "status": "succeeded",
+        status = "pending" if self.refunds_pending else "succeeded"
+        refund = {"id": str(uuid.uuid4()), "payment_id": payment["id"], "status": status,
                   "amount": {"value": f"{value:.2f}", "currency": "RUB"}, "created_at": _now(),
                   "description": body.get("description", "")}
         self.refunds[refund["id"]] = refund

@@ -1,12 +1,15 @@
 """Refunds (issue 5): full and partial, debited once whatever notifications repeat; never more than was paid."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from conftest import money_state, row
 from helpers import top_up
 
 from app.extensions import db
 from app.services import ledger, payments
+from dialer.tasks import billing as billing_tasks
 
 
 @pytest.fixture
@@ -82,3 +85,28 @@ def test_only_a_succeeded_payment_is_refundable(app, account, start, admin_id, y
     payment = start(50_000)
     assert refund_error(app, payment.id, 10_000, admin_id) == "not_refundable"
     assert [r for r in yookassa.requests if r["path"] == "/v3/refunds"] == []
+
+
+@pytest.mark.backends
+def test_a_pending_refund_is_debited_when_it_succeeds_by_notification_or_reconciler(app, backend, account, paid,
+                                                                                    admin_id, yookassa, client):
+    _, account_id, _ = account
+    first, second = paid(50_000), paid(30_000)
+    before = money_state(app, account_id)[0]
+    yookassa.refunds_pending = True
+    made = refund(app, first.id, 10_000, admin_id)
+    assert (made.status, made.debited_at) == ("pending", None)
+    assert money_state(app, account_id)[0] == before
+    assert refund_error(app, first.id, 40_001, admin_id) == "invalid_amount"  # the pending one counts
+
+    yookassa.succeed_refund(made.provider_id)
+    assert [r.status_code for r in yookassa.deliver(client)] == [200]
+    assert money_state(app, account_id)[0] == before - 10_000
+
+    late = refund(app, second.id, 30_000, admin_id)  # its notification is lost: the reconciler settles it
+    yookassa.succeed_refund(late.provider_id)
+    assert billing_tasks.reconcile_payments.call_local(late.created_at + dt.timedelta(minutes=3)) == 1
+    assert money_state(app, account_id)[0] == before - 40_000
+    assert (row(app, first.id).refunded_kop, row(app, second.id).refunded_kop) == (10_000, 30_000)
+    assert [r.status_code for r in yookassa.deliver(client)] == [200]  # and then it arrives after all
+    assert money_state(app, account_id)[0] == before - 40_000

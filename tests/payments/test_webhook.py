@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 from conftest import money_state, row
 
 HOOK = "/hooks/yookassa"
@@ -112,3 +113,26 @@ def test_while_the_api_hangs_the_webhook_answers_503_and_a_redelivery_credits_on
     for _ in range(2):  # YooKassa redelivers until a 200, and may do it once more
         assert client.post(HOOK, json=body, environ_base=TRUSTED).status_code == 200
     assert money_state(app, account_id) == (before + 50_000, 1, [])
+
+
+def test_a_payment_of_the_shop_that_is_not_ours_is_ignored(app, account, yookassa, client):
+    _, account_id, _ = account
+    before = money_state(app, account_id)
+    made = requests.post(f"{yookassa.api_url}/payments", auth=(yookassa.shop_id, yookassa.secret_key), timeout=5,
+                         headers={"Idempotence-Key": "elsewhere"}, json={
+                             "amount": {"value": "900.00", "currency": "RUB"}, "metadata": {"account_id": "1"},
+                             "confirmation": {"type": "redirect", "return_url": "http://elsewhere/"}}).json()
+    yookassa.succeed(made["id"])  # paid in another system sharing the shop
+    assert [r.status_code for r in yookassa.deliver(client)] == [200]
+    assert money_state(app, account_id) == before
+
+
+def test_a_succeeded_payment_never_goes_back(app, account, paid, yookassa, client):
+    _, account_id, _ = account
+    payment = paid(50_000)
+    after = money_state(app, account_id)
+    yookassa.payments[payment.provider_id].update(status="canceled", paid=False)
+    body = notification(payment.provider_id, "payment.canceled")
+    assert client.post(HOOK, json=body, environ_base=TRUSTED).status_code == 200
+    assert row(app, payment.id).status == "succeeded"
+    assert money_state(app, account_id) == after
