@@ -6,4 +6,4 @@ from app.extensions import csrf
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 csrf.exempt(bp)
 
-from app.hooks import yookassa  # noqa: E402,F401  (routes)
+from app.hooks import mtt, yookassa  # noqa: E402,F401  (routes)

@@ -5,7 +5,7 @@ Pure HTTP: no database and no Flask app. The sandbox runs at 1/100 of real time,
 from __future__ import annotations
 
 import pytest
-from mtt_helpers import EventsReceiver, new_sandbox, provider_for
+from mtt_helpers import EventsReceiver, mtt_settings, new_sandbox, provider_for
 
 
 @pytest.fixture
@@ -26,3 +26,9 @@ def receiver():
     server = EventsReceiver()
     yield server
     server.close()
+
+
+@pytest.fixture
+def app_overrides(sandbox):
+    """For tests with the `app` fixture: the app's MTT settings point at this test's sandbox."""
+    return mtt_settings(sandbox)

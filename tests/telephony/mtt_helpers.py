@@ -69,6 +69,13 @@ def provider_for(sandbox: MttSandbox, **overrides) -> MttProvider:
     return MttProvider(MttConfig(**{**config, **overrides}))
 
 
+def mtt_settings(sandbox: MttSandbox) -> dict:
+    """The app's MTT_* configuration for a sandbox: one quick retry, so a failing gateway shows at once."""
+    return {"MTT_API_URL": sandbox.api_url, "MTT_LOGIN": LOGIN, "MTT_PASSWORD": PASSWORD, "MTT_CUSTOMER_NAME": CUSTOMER,
+            "MTT_SMS_URL": sandbox.sms_url, "MTT_SMS_TOKEN": SMS_TOKEN, "MTT_TIMEOUT_S": 2.0,
+            "MTT_CONNECT_TIMEOUT_S": 1.0, "MTT_RETRIES": 1, "MTT_BACKOFF_S": 0.01}
+
+
 MANAGER_1, MANAGER_2, MANAGER_3 = "+79990000001", "+79990000002", "+79990000003"
 CLIENT = "+79995550000"
 SERVICE_NUMBER = "+74951234567"
