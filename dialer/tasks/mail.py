@@ -1,4 +1,4 @@
-"""Delivering the notification outbox: one task per new row, and a periodic sweep for retries."""
+"""Delivering the notification outbox (e-mail and SMS): one task per new row, and a periodic sweep for retries."""
 from huey import crontab
 
 from app.extensions import db
@@ -12,10 +12,10 @@ def deliver(notification_id: int) -> bool:
     db.session.commit()
     if notification is None:
         return False
-    error = outbox.transmit(notification)
-    outbox.record_result(notification_id, error)
+    delivery = outbox.transmit(notification)
+    outbox.record_result(notification_id, delivery)
     db.session.commit()
-    return error is None
+    return delivery.error is None
 
 
 @task("mail.send_notification")
