@@ -202,8 +202,8 @@ class FakeYooKassa:
             self._keys[(kind, key)] = made["id"]
             if made["status"] in ("succeeded", "canceled"):
                 notify = (f"{kind}.{made['status']}", made)
-        if notify:
-            self._notify(*notify)
+        if notify:  # in the background, as YooKassa does: the caller may hold locks until it has the answer
+            self._notify(*notify, background=True)
         return self._json(made)
 
     @staticmethod
@@ -312,12 +312,16 @@ class FakeYooKassa:
                 f"<form method=post><button name=action value=pay>Pay</button>"
                 f"<button name=action value=decline>Decline</button></form>")
 
-    def _notify(self, event: str, obj: dict) -> None:
+    def _notify(self, event: str, obj: dict, background: bool = False) -> None:
+        """Record the notification, then hand it to `on_notification` or POST it to `webhook_url` (the checkout
+        page waits for that, so the return page finds the payment applied)."""
         body = {"type": "notification", "event": event, "object": json.loads(json.dumps(obj))}
         with self._lock:
             self.notifications.append(body)
         if self.on_notification is not None:
             self.on_notification(body)
+        elif self.webhook_url and background:
+            threading.Thread(target=self._post, args=(body,), name="fake-yookassa-notify", daemon=True).start()
         elif self.webhook_url:
             self._post(body)
 
