@@ -1,6 +1,7 @@
 """`POST /hooks/yookassa`: only YooKassa's senders, never the body's word, 503 while the API cannot be asked."""
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -136,3 +137,25 @@ def test_a_succeeded_payment_never_goes_back(app, account, paid, yookassa, clien
     assert client.post(HOOK, json=body, environ_base=TRUSTED).status_code == 200
     assert row(app, payment.id).status == "succeeded"
     assert money_state(app, account_id) == after
+
+
+@pytest.mark.backends
+def test_the_same_notification_delivered_at_once_twice_credits_once(app, backend, account, start, yookassa):
+    _, account_id, _ = account
+    before = money_state(app, account_id)[0]
+    payment = start()
+    yookassa.press(payment.confirmation_url, "Pay")
+    body = yookassa.notifications[-1]
+    barrier, codes = threading.Barrier(3), []
+
+    def deliver():
+        barrier.wait(timeout=10)
+        codes.append(app.test_client().post(HOOK, json=body, environ_base=TRUSTED).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert codes == [200, 200, 200]
+    assert money_state(app, account_id) == (before + 50_000, 1, [])
