@@ -125,14 +125,17 @@ def test_a_bad_amount_is_explained_next_to_the_field_and_nothing_is_asked(app, y
     assert yookassa.requests == [] and _payments(app, account_id) == []
 
 
-@pytest.mark.parametrize("trouble", ["fail", "stopped"])
+@pytest.mark.parametrize("trouble", ["fail", "hang", "stopped"])
 def test_the_payment_service_down_gives_a_readable_message(app, yookassa, two_clients, trouble):
     client, account_id = two_clients["alpha"]
     if trouble == "fail":
         yookassa.fail_next(503)
+    elif trouble == "hang":
+        yookassa.hang(30)  # longer than YOOKASSA_TIMEOUT_S: our deadline answers first
     else:
         yookassa.stop()
     response = _start(client, "1000")
+    yookassa.hang(0)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "The payment service did not answer, try again in a minute." in page
@@ -168,6 +171,20 @@ def test_before_the_bank_answers_the_page_waits_and_reloads_itself(app, yookassa
     yookassa.press(started.headers["Location"], "Pay")
     response = client.get(f"/cabinet/billing/payments/{payment_id}/return")
     assert "Credited RUB300.00" in response.get_data(as_text=True) and "Refresh" not in response.headers
+
+
+def test_the_return_page_waits_when_the_payment_service_does_not_answer(app, yookassa, two_clients):
+    client, account_id = two_clients["alpha"]
+    started = _start(client, "300")
+    yookassa.press(started.headers["Location"], "Pay")
+    payment_id = _payments(app, account_id)[0][0]
+    yookassa.fail_next(500)
+    response = client.get(f"/cabinet/billing/payments/{payment_id}/return")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "did not answer just now" in page and "Waiting for the bank" in page
+    assert _balance(app, account_id) == GIFT
+    assert "Credited RUB300.00" in client.get(f"/cabinet/billing/payments/{payment_id}/return").get_data(as_text=True)
+    assert _balance(app, account_id) == GIFT + 30_000
 
 
 @pytest.mark.backends
