@@ -171,9 +171,19 @@ def _statement_text(result: dict) -> str:
 @click.option("--port", type=int, help="Default: YOOKASSA_SANDBOX_PORT (5060).")
 @click.option("--webhook", help="Where notifications go. Default: PUBLIC_URL/hooks/yookassa.")
 def yookassa_sandbox(port: int | None, webhook: str | None) -> None:
-    """Run the fake YooKassa API and checkout page on loopback (what `make run` starts as `payments`)."""
+    """Run the fake YooKassa API and checkout page on loopback (what `make run` starts as `payments`).
+
+    With YOOKASSA_SHOP_ID set the service talks to the real YooKassa: no sandbox is started, and the command
+    only waits, so that honcho (which stops everything when one process exits) keeps the others running.
+    """
+    import os
+    import threading
+
     from dialer.sandbox.yookassa import FakeYooKassa
 
+    if os.environ.get("YOOKASSA_SHOP_ID"):
+        click.echo("YOOKASSA_SHOP_ID is set: the real YooKassa is used, no sandbox started")
+        threading.Event().wait()
     config = current_app.config
     fake = FakeYooKassa(config["YOOKASSA_SHOP_ID"], config["YOOKASSA_SECRET_KEY"],
                         port=port or config["YOOKASSA_SANDBOX_PORT"],
