@@ -208,9 +208,9 @@ def _autopay_form(account_id: int, cards) -> AutopayForm:
 
 
 def _card_text(card) -> str:
-    expiry = f"{card.expiry_month}/{card.expiry_year}" if card.expiry_month and card.expiry_year else ""
-    return " ".join(part for part in (card.title or card.card_type or _("Card"), f"•••• {card.last4 or '????'}",
-                                      expiry) if part)
+    """E.g. "MasterCard •••• 4444, 12/2030": the kind, the last digits, the expiry."""
+    text = f"{card.card_type or _('Card')} •••• {card.last4 or '????'}"
+    return f"{text}, {card.expiry_month}/{card.expiry_year}" if card.expiry_month and card.expiry_year else text
 
 
 def _save_autopay(account_id: int, form: AutopayForm) -> bool:

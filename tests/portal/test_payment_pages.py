@@ -214,7 +214,7 @@ def test_a_saved_card_is_listed_and_the_consent_is_on_the_form(app, yookassa, tw
     _pay(client, yookassa, "1000", save_card=True)
     assert yookassa.requests[0]["json"]["save_payment_method"] is True
     cards = client.get(CARDS).get_data(as_text=True)
-    assert "•••• 4444" in cards and "12/2030" in cards
+    assert "•••• 4444" in cards and "12/2030" in cards and "MasterCard •••• 4444, 12/2030" in cards
 
 
 def _card_id(app, account_id: int) -> int:
