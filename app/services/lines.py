@@ -1,4 +1,5 @@
-"""Manager lines (D1): normalised numbers, at most 15 per account, departments and sites of the same account."""
+"""Manager lines (D1): normalised numbers, at most 15 per account, departments and sites of the same account;
+SIP addresses and extensions only where the telephony provider honours them."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import ManagerLine
-from app.services import DomainError
+from app.services import DomainError, telephony
 
 MAX_LINES_PER_ACCOUNT = 15
 SIP_URI = re.compile(r"^(sips?:)?[\w.+\-]+@[\w.\-]+(:\d{1,5})?$")
@@ -30,6 +31,8 @@ def check_line(line: ManagerLine) -> None:
     line.extension = (line.extension or "").strip()
     if line.extension and not line.extension.isdigit():
         raise LineError(_l("The extension has digits only."), "extension")
+    if refused := telephony.line_refusal(line.kind, line.extension):
+        raise LineError(refused[1], refused[0])
     if line.department is not None and line.department.account_id != account_id:
         raise LineError(_l("The department belongs to another account."), "department")
     if any(site.account_id != account_id for site in line.sites):

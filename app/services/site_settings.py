@@ -24,10 +24,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from app.extensions import db
 from app.models import Department, SettingsDocument
-from app.services import DomainError
+from app.services import DomainError, telephony
 
 WIDGET_SETTINGS = "widget.settings.edit"
 WIDGET_DESIGN = "widget.design.edit"
@@ -396,13 +397,26 @@ def effective_settings(account_id: int, site_id: int | None) -> SiteSettings:
 
 
 def validate(account_id: int, site_id: int | None, values: dict) -> dict:
-    """The full settings with `values` applied, validated; raises SettingsError with pydantic's errors."""
+    """The full settings with `values` applied, validated; raises SettingsError with pydantic's errors (and
+    the telephony provider's refusals, in the same form)."""
     merged = _deep_merge(effective_values(account_id, site_id), values)
     department_ids = set(db.session.scalars(sa.select(Department.id).where(Department.account_id == account_id)))
     try:
-        return SiteSettings.model_validate(merged, context={"department_ids": department_ids}).model_dump(mode="json")
+        settings = SiteSettings.model_validate(merged, context={"department_ids": department_ids})
     except ValidationError as exc:
         raise SettingsError(exc) from exc
+    _refuse_unsupported(settings)
+    return settings.model_dump(mode="json")
+
+
+def _refuse_unsupported(settings: SiteSettings) -> None:
+    """Settings the configured telephony provider cannot honour are refused when saved, each with the
+    provider's message next to its field (rather than being dropped silently when a call is made)."""
+    refused = telephony.settings_refusals(settings)
+    if refused:
+        raise SettingsError(ValidationError.from_exception_data(SiteSettings.__name__, [
+            {"type": PydanticCustomError("provider_refused", message), "loc": (field,),
+             "input": getattr(settings, field)} for field, message in refused.items()]))
 
 
 def save(account_id: int, site_id: int | None, values: dict, user_id: int | None = None) -> SettingsDocument | None:

@@ -213,7 +213,7 @@ def settings_refusals(settings) -> dict[str, str]:
 def line_refusal(kind: str, extension: str | None) -> tuple[str, str] | None:
     """(field, message) when a manager line needs what the provider refuses: SIP addresses, extensions (DTMF)."""
     if kind == "sip" and (message := refusal(base.Capability.SIP_LEGS)):
-        return "number", message
+        return "kind", message
     if extension and (message := refusal(base.Capability.EXTENSION_DTMF)):
         return "extension", message
     return None

@@ -29,6 +29,7 @@ def receiver():
 
 
 @pytest.fixture
-def app_overrides(sandbox):
-    """For tests with the `app` fixture: the app's MTT settings point at this test's sandbox."""
-    return mtt_settings(sandbox)
+def app_overrides(sandbox, request):
+    """For tests with the `app` fixture: the app's MTT settings point at this test's sandbox (plus what an
+    indirect parametrization adds)."""
+    return {**mtt_settings(sandbox), **getattr(request, "param", {})}
