@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from app.db import utcnow
 from app.extensions import db
 from app.models import Account, CompanyDetails, Invoice
-from app.services import DomainError, ledger, requisites
+from app.services import DomainError, ledger, rent, requisites
 from app.services.settings import get_settings
 
 KIND = "invoice"
@@ -110,9 +110,10 @@ def mark_paid(invoice_id: int, user_id: int | None, paid_at: dt.datetime | None 
     if invoice.status != ISSUED:
         raise InvoiceError(str(_l("A canceled invoice cannot be paid.")), "invalid_state")
     amount = invoice.amount_kop
-    ledger.post(f"{KIND}:{invoice.id}", KIND,
-                [(ledger.client_account(invoice.account_id), amount), (ledger.system_account(BANK), -amount)],
-                memo=f"Счёт № {invoice.number}")
+    rent.credit_and_resume(invoice.account_id, lambda: ledger.post(
+        f"{KIND}:{invoice.id}", KIND,
+        [(ledger.client_account(invoice.account_id), amount), (ledger.system_account(BANK), -amount)],
+        memo=f"Счёт № {invoice.number}"))
     invoice.status, invoice.paid_at, invoice.paid_by_id = PAID, paid_at or utcnow(), user_id
     db.session.flush()
     return invoice

@@ -26,7 +26,7 @@ from flask import current_app
 from app.db import insert, utcnow
 from app.extensions import db
 from app.models import Account, Autopay, Payment, PaymentCard, Refund, RentPeriod, User
-from app.services import ledger
+from app.services import ledger, rent
 from app.services import yookassa_gateway as gateway
 from app.services.yookassa_gateway import PaymentError
 
@@ -177,9 +177,10 @@ def _credit(payment: Payment, remote) -> None:
         log.error("YooKassa payment %s: reported %s kop, we asked %s kop; crediting the reported amount",
                   remote.id, amount, payment.amount_kop)
         payment.amount_kop = amount
-    ledger.post(f"payment:yookassa:{remote.id}", "payment",
-                [(ledger.client_account(payment.account_id), amount), (ledger.system_account(SYSTEM), -amount)],
-                memo=f"YooKassa payment {remote.id} ({payment.purpose})")
+    rent.credit_and_resume(payment.account_id, lambda: ledger.post(
+        f"payment:yookassa:{remote.id}", "payment",
+        [(ledger.client_account(payment.account_id), amount), (ledger.system_account(SYSTEM), -amount)],
+        memo=f"YooKassa payment {remote.id} ({payment.purpose})"))
     if payment.credited_at is None:
         payment.credited_at = utcnow()
 

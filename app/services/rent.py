@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -153,7 +154,7 @@ def renew_account(account_id: int, now: dt.datetime | None = None) -> RenewalRes
 
 def _renew_one(account_id: int, starts_at: dt.datetime, price: int) -> RenewalResult:
     balance = _locked_balance(account_id)  # a concurrent run of this account waits here for our commit
-    if _period_exists(account_id, starts_at):
+    if _continued_past(account_id, starts_at):  # renewed by another run, or resumed by a payment meanwhile
         return RenewalResult(account_id, starts_at, Renewal.ALREADY, 0, balance)
     if balance < price:
         return RenewalResult(account_id, starts_at, Renewal.INSUFFICIENT_FUNDS, price, balance)
@@ -198,9 +199,48 @@ def _locked_balance(account_id: int) -> int:
         sa.select(LedgerAccount.balance_kop).where(LedgerAccount.id == client.id).with_for_update()).scalar_one()
 
 
-def _period_exists(account_id: int, starts_at: dt.datetime) -> bool:
+def _continued_past(account_id: int, starts_at: dt.datetime) -> bool:
+    """Whether a paid period already runs past `starts_at` (so a period starting then would overlap it)."""
     return db.session.scalar(sa.select(RentPeriod.id).where(
-        RentPeriod.account_id == account_id, RentPeriod.starts_at == starts_at)) is not None
+        RentPeriod.account_id == account_id, RentPeriod.ends_at > starts_at).limit(1)) is not None
+
+
+def credit_and_resume(account_id: int, post_credit: Callable[[], ledger.Posted],
+                      now: dt.datetime | None = None) -> ledger.Posted:
+    """Post a payment's credit with `post_credit()`, then, paying restoring the service at once (B4), resume
+    a stopped service (`resume_after_payment`). For a stopped service the rent lock is taken before the credit,
+    so the lock order of `_lock_revenue` holds and a concurrent renewal cannot deadlock with the payment."""
+    now = now or utcnow()
+    stopped = not _is_running(account_id, now)
+    if stopped:
+        _lock_revenue()
+    posted = post_credit()
+    if stopped and posted.created:
+        resume_after_payment(account_id, now)
+    return posted
+
+
+def _is_running(account_id: int, now: dt.datetime) -> bool:
+    trial_end, paid_end = _trial_end(account_id), _paid_end(account_id)
+    return (trial_end is not None and trial_end > now) or (paid_end is not None and paid_end > now)
+
+
+def resume_after_payment(account_id: int, now: dt.datetime | None = None) -> RentPeriod | None:
+    """If the service has stopped (trial over, no paid period running) and the balance covers a month, buy one
+    month at once — continuing the last period when it ended less than GRACE ago (as the hourly renewal would,
+    under the same key), else from now. None when the service runs or the balance is short. Flushes only."""
+    now = now or utcnow()
+    if _is_running(account_id, now):
+        return None
+    price = price_of(1, tariffs.current_tariff(now))
+    _lock_revenue()
+    if _locked_balance(account_id) < price:
+        return None
+    paid_end = _paid_end(account_id)  # again, under the lock: a renewal may have just committed
+    if paid_end is not None and paid_end > now:
+        return None
+    starts_at = paid_end if paid_end is not None and paid_end > now - GRACE else now
+    return _add_period(account_id, "resumed", 1, starts_at, price, memo="Rent resumed after a payment, 1 month")
 
 
 def _trial_end(account_id: int) -> dt.datetime | None:
