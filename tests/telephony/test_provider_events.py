@@ -2,10 +2,13 @@
 never move back, and an end event makes the worker fetch the call record from MTT (the sandbox, over HTTP)."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 from helpers import make_site
 from mtt_helpers import CLIENT, make_plan
+from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import CallAttempt, CallbackRequest, CallRecord, ProviderEvent
@@ -143,3 +146,42 @@ def test_an_end_event_makes_the_worker_store_the_call_record_from_mtt(app, clien
     assert attempt_event.call_local(attempt_id) is True
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CallRecord)) == 1
+
+
+@pytest.fixture
+def served_app(app):
+    """The app served over HTTP on loopback (as gunicorn would), its PUBLIC_URL pointing there."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_the_sandbox_calls_our_events_url_and_each_event_is_stored_once(served_app, sandbox):
+    """End to end over HTTP both ways: the plan carries `events_url(token)`, the sandbox sends MTT's GETs to it."""
+    app = served_app
+    attempt_id, token = new_attempt(app, call_id=None)
+    with app.app_context():
+        result = telephony.provider().start_callback(make_plan(telephony.events_url(token)))
+    sandbox.wait_finished(result.call_id)
+
+    assert [(e["event"], e["status"]) for e in sandbox.events] == [
+        ("start_side_A", 200), ("start_side_B", 200), ("end_side_A", 200), ("end_side_B", 200)]
+    assert sorted(stored_events(app)) == sorted((e, result.call_id) for e in
+                                                ("start_side_A", "start_side_B", "end_side_A", "end_side_B"))
+    attempt = attempt_row(app, attempt_id)
+    assert attempt.provider_call_id == result.call_id  # learnt from the first event
+    assert attempt.manager_answered_at <= attempt.client_answered_at <= attempt.ended_at
+    with app.app_context():
+        record = db.session.scalar(sa.select(CallRecord).where(CallRecord.attempt_id == attempt_id))
+        # MTT's events came while the call was ending: the record was stored, but without its cost yet.
+        assert record is not None and not record.is_final
+        db.session.commit()
+    assert attempt_event.call_local(attempt_id) is True  # a later run (the dialer's reconciler) completes it
+    with app.app_context():
+        record = db.session.scalar(sa.select(CallRecord).where(CallRecord.attempt_id == attempt_id))
+        assert record.is_final and record.cost_kop == 300 and record.client_talk_s == 30
