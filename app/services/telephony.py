@@ -63,6 +63,19 @@ def new_attempt(request_id: int, number: int) -> tuple[CallAttempt, str]:
     return attempt, raw_token
 
 
+def record_start(attempt_id: int, plan: base.CallbackPlan, result: base.StartResult) -> None:
+    """Store the plan sent and the provider's answer on the attempt. The call id is kept if the attempt already
+    learnt it from an event (events may arrive before the start's answer is stored)."""
+    values = {"plan": dataclasses.asdict(plan), "start_outcome": result.status, "start_code": result.code,
+              "started_at": utcnow()}
+    db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt_id).values(values)
+                       .execution_options(synchronize_session=False))
+    if result.call_id:
+        db.session.execute(sa.update(CallAttempt)
+                           .where(CallAttempt.id == attempt_id, CallAttempt.provider_call_id.is_(None))
+                           .values(provider_call_id=result.call_id).execution_options(synchronize_session=False))
+
+
 def events_url(raw_token: str) -> str:
     """The URL the provider calls with this attempt's events (PUBLIC_URL + `/hooks/mtt/<token>`)."""
     return external_url("hooks.mtt_event", token=raw_token)
@@ -189,14 +202,13 @@ def record_sms_result(notification_id: int, result: base.SmsResult, status: str)
 
 # --- refusing what the provider cannot do ------------------------------------------------------------------------
 
-def refusal(capability: base.Capability) -> str | None:
-    """The configured provider's message (translated when the catalogue has it) if it refuses `capability`."""
-    message = provider().capabilities.refusal(capability)
-    return None if message is None else _(message)
+def _refused() -> Mapping[base.Capability, str]:
+    return provider().capabilities.refused
 
 
 def settings_refusals(settings) -> dict[str, str]:
-    """Site settings (a validated `SiteSettings`) that ask for what the provider refuses: field → message."""
+    """Site settings (a validated `SiteSettings`) that ask for what the provider refuses: field → the
+    provider's message (translated when the catalogue has it)."""
     asked = {
         "dial_mode": base.Capability.SIMULTANEOUS if settings.dial_mode == "simultaneous"
         else base.Capability.SEQUENTIAL,
@@ -206,14 +218,15 @@ def settings_refusals(settings) -> dict[str, str]:
         "is_site_announced": settings.is_site_announced and base.Capability.ANNOUNCEMENT,
         "sms_report_numbers": bool(settings.sms_report_numbers) and base.Capability.SMS,
     }
-    refused = {field: refusal(capability) for field, capability in asked.items() if capability}
-    return {field: message for field, message in refused.items() if message}
+    refused = _refused()
+    return {field: _(refused[capability]) for field, capability in asked.items() if capability in refused}
 
 
 def line_refusal(kind: str, extension: str | None) -> tuple[str, str] | None:
     """(field, message) when a manager line needs what the provider refuses: SIP addresses, extensions (DTMF)."""
-    if kind == "sip" and (message := refusal(base.Capability.SIP_LEGS)):
-        return "kind", message
-    if extension and (message := refusal(base.Capability.EXTENSION_DTMF)):
-        return "extension", message
+    refused = _refused()
+    if kind == "sip" and base.Capability.SIP_LEGS in refused:
+        return "kind", _(refused[base.Capability.SIP_LEGS])
+    if extension and base.Capability.EXTENSION_DTMF in refused:
+        return "extension", _(refused[base.Capability.EXTENSION_DTMF])
     return None

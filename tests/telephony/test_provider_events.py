@@ -121,9 +121,9 @@ def test_an_end_event_makes_the_worker_store_the_call_record_from_mtt(app, clien
     `dialer.attempt_event` (run at once in tests), which reads the record from the sandbox over HTTP."""
     attempt_id, token = new_attempt(app, call_id=None)
     with app.app_context():
-        result = telephony.provider().start_callback(make_plan(receiver.url(token)))
-        db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt_id)
-                           .values(provider_call_id=result.call_id, start_outcome=result.status))
+        plan = make_plan(receiver.url(token))
+        result = telephony.provider().start_callback(plan)
+        telephony.record_start(attempt_id, plan, result)
         db.session.commit()
     sandbox.wait_finished(result.call_id)
     events = receiver.wait_for(result.call_id, 4)
@@ -166,7 +166,10 @@ def test_the_sandbox_calls_our_events_url_and_each_event_is_stored_once(served_a
     app = served_app
     attempt_id, token = new_attempt(app, call_id=None)
     with app.app_context():
-        result = telephony.provider().start_callback(make_plan(telephony.events_url(token)))
+        plan = make_plan(telephony.events_url(token))
+        result = telephony.provider().start_callback(plan)
+        telephony.record_start(attempt_id, plan, result)
+        db.session.commit()
     sandbox.wait_finished(result.call_id)
 
     assert [(e["event"], e["status"]) for e in sandbox.events] == [
@@ -174,7 +177,9 @@ def test_the_sandbox_calls_our_events_url_and_each_event_is_stored_once(served_a
     assert sorted(stored_events(app)) == sorted((e, result.call_id) for e in
                                                 ("start_side_A", "start_side_B", "end_side_A", "end_side_B"))
     attempt = attempt_row(app, attempt_id)
-    assert attempt.provider_call_id == result.call_id  # learnt from the first event
+    assert attempt.provider_call_id == result.call_id
+    assert (attempt.start_outcome, attempt.plan["client_number"]) == ("accepted", CLIENT)
+    assert attempt.started_at is not None
     assert attempt.manager_answered_at <= attempt.client_answered_at <= attempt.ended_at
     with app.app_context():
         record = db.session.scalar(sa.select(CallRecord).where(CallRecord.attempt_id == attempt_id))
