@@ -96,10 +96,9 @@ def _recent_payments(account_id: int) -> list[Payment]:
                                    .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(RECENT_PAYMENTS)))
 
 
-def _return_url() -> str:
-    """Where YooKassa sends the client back. The payment's number does not exist yet when the URL is given
-    (`start_topup` makes the row), so it names no payment: `payment_back` finds the client's latest one."""
-    return url_for(".payment_back", _external=True)
+def _return_url(payment_id: int) -> str:
+    """Where YooKassa sends the client back: the return page of this payment."""
+    return url_for(".payment_return", payment_id=payment_id, _external=True)
 
 
 @bp.route("/billing/topup", methods=["GET", "POST"])
@@ -110,7 +109,7 @@ def topup():
     form = TopupForm()
     if form.validate_on_submit():
         try:
-            payment = payments.start_topup(account.id, form.amount_kop, _return_url(), save_card=form.save_card.data,
+            payment = payments.start_topup(account.id, form.amount_kop, _return_url, save_card=form.save_card.data,
                                            email=current_user.email, user_id=current_user.id)
         except PaymentError as exc:
             # Nothing reached the bank that the client could pay: keep no half-made row.
@@ -134,19 +133,6 @@ def _own_payment(account_id: int, payment_id: int) -> Payment:
     if payment is None:
         abort(404)
     return payment
-
-
-@bp.get("/billing/payments/return")
-@login_required
-def payment_back():
-    """YooKassa's `return_url`: on to the return page of the latest top-up this user started here."""
-    account = _billing_account()
-    payment_id = db.session.scalar(sa.select(Payment.id).where(
-        Payment.account_id == account.id, Payment.purpose == "topup", Payment.created_by_id == current_user.id)
-        .order_by(Payment.id.desc()).limit(1))
-    if payment_id is None:
-        return redirect(url_for(".topup"))
-    return redirect(url_for(".payment_return", payment_id=payment_id), 303)
 
 
 @bp.get("/billing/payments/<int:payment_id>/return")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -48,11 +49,13 @@ MAX_RENEWAL_CHARGES = 3  # card charges tried for one rent period (one per hourl
 
 # --- top-up by redirect -------------------------------------------------------------------------------------
 
-def start_topup(account_id: int, amount_kop: int, return_url: str, *, save_card: bool, email: str,
-                user_id: int | None) -> Payment:
+def start_topup(account_id: int, amount_kop: int, return_url: str | Callable[[int], str], *, save_card: bool,
+                email: str, user_id: int | None) -> Payment:
     """Ask YooKassa for a redirect payment; the caller sends the browser to `payment.confirmation_url`.
 
-    On `provider_unavailable` the row stays `new` (nothing was paid) and the error propagates.
+    `return_url` may be a function of the payment's row id (the row is made here), so the client comes back
+    to the page of this very payment. On `provider_unavailable` the row stays `new` (nothing was paid) and the
+    error propagates.
     """
     _check_amount(amount_kop)
     account = _account(account_id)
@@ -61,7 +64,8 @@ def start_topup(account_id: int, amount_kop: int, return_url: str, *, save_card:
     db.session.add(payment)
     db.session.flush()
     params = _payment_params(payment, account, email, f"Пополнение баланса, аккаунт {account.client_code}")
-    params.update(confirmation={"type": "redirect", "return_url": return_url}, save_payment_method=save_card)
+    back = return_url(payment.id) if callable(return_url) else return_url
+    params.update(confirmation={"type": "redirect", "return_url": back}, save_payment_method=save_card)
     remote = gateway.create_payment(params, payment.idempotence_key)
     _attach(payment, remote)
     return payment
