@@ -115,9 +115,11 @@ def record_event(attempt: CallAttempt, params: Mapping[str, str]) -> bool:
                 event=event.raw, kind=event.kind, received_at=event.at, raw=dict(params))
         .on_conflict_do_nothing(index_elements=["provider", "provider_call_id", "leg", "event"])
     ).rowcount == 1
-    column = getattr(CallAttempt, EVENT_TIMESTAMPS[(event.kind, event.side)])
-    db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt.id, column.is_(None))
-                       .values({column: event.at}).execution_options(synchronize_session=False))
+    name = EVENT_TIMESTAMPS[(event.kind, event.side)]
+    if getattr(attempt, name) is None:  # as loaded; the guarded UPDATE settles a race with a concurrent event
+        column = getattr(CallAttempt, name)
+        db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt.id, column.is_(None))
+                           .values({column: event.at}).execution_options(synchronize_session=False))
     return is_new
 
 
