@@ -6,6 +6,8 @@ reason, and only administrators (`backoffice.admin`) may open it while managers 
 """
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 from flask_admin import Admin, expose
@@ -15,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import StringField, TextAreaField, ValidationError
+from wtforms import HiddenField, StringField, TextAreaField, ValidationError
 from wtforms.validators import InputRequired, Length
 
 from admin.adjustments import parse_roubles
@@ -142,6 +144,9 @@ class RefundForm(FlaskForm):
                          description=_l("At most what remains refundable; e.g. 150,50."))
     reason = TextAreaField(_l("Reason"), validators=[InputRequired(), Length(min=3, max=250)],
                            description=_l("Stored with the refund and your name."))
+    # Made when the form is shown: the same form sent twice (a double click, a resend after YooKassa did not
+    # answer) is one refund, under one Idempotence-Key.
+    key = HiddenField(default=lambda: str(uuid.uuid4()), validators=[InputRequired(), Length(max=64)])
 
     payment: Payment | None = None
     amount_kop: int | None = None
@@ -176,7 +181,8 @@ class RefundPage(SecureBaseView):
             _fill_from_query(form)
         elif form.validate_on_submit():
             try:
-                refund = payments.refund(form.payment.id, form.amount_kop, form.reason.data.strip(), current_user.id)
+                refund = payments.refund(form.payment.id, form.amount_kop, form.reason.data.strip(), current_user.id,
+                                         key=f"refund-form:{form.key.data}")
             except PaymentError as exc:
                 _refusal(form, exc)
             else:

@@ -264,8 +264,9 @@ def reconcile_pending(now: dt.datetime | None = None) -> int:
 
     A payment still open after its expiry (YooKassa's `expires_at`, else `YOOKASSA_PENDING_EXPIRY_H` after its
     creation) is marked canceled (`expired`; `no_answer` when the create call never answered); if YooKassa
-    later reports it succeeded, `apply` still credits it. Stops at the first `provider_unavailable` (the next
-    run goes on). Returns how many payments and refunds reached a final status.
+    later reports it succeeded, `apply` still credits it. Refunds YooKassa never answered are sent again under
+    their own key; pending ones are fetched. Stops at the first `provider_unavailable` (the next run goes on).
+    Returns how many payments and refunds reached a final status.
     """
     now = now or utcnow()
     settled = 0
@@ -275,14 +276,27 @@ def reconcile_pending(now: dt.datetime | None = None) -> int:
         for payment in rows:
             settled += _reconcile_one(payment, now)
         for row in db.session.scalars(sa.select(Refund).where(
-                Refund.status == "pending", Refund.provider_id.is_not(None),
-                Refund.created_at < now - RECONCILE_AFTER).order_by(Refund.id)).all():
-            settled += apply_refund(gateway.find_refund(row.provider_id)).status != "pending"
+                Refund.status.in_(("new", "pending")), Refund.created_at < now - RECONCILE_AFTER)
+                .order_by(Refund.id)).all():
+            settled += _reconcile_refund(row).status not in ("new", "pending")
     except PaymentError as exc:
         if exc.code != "provider_unavailable":
             raise
         log.warning("reconciliation stopped: %s", exc)
     return settled
+
+
+def _reconcile_refund(row: Refund) -> Refund:
+    if row.provider_id is not None:
+        return apply_refund(gateway.find_refund(row.provider_id)) or row
+    try:
+        return _send_refund(row)
+    except PaymentError as exc:
+        if exc.code == "provider_unavailable":
+            raise
+        log.error("YooKassa refused refund %s on resending (%s): canceled", row.id, exc.code)
+        row.status = "canceled"
+        return row
 
 
 def _reconcile_one(payment: Payment, now: dt.datetime) -> int:
@@ -491,16 +505,22 @@ def _owner_email(account_id: int) -> str:
 
 # --- refunds ------------------------------------------------------------------------------------------------
 
-def refund(payment_id: int, amount_kop: int, reason: str, user_id: int) -> Refund:
+def refund(payment_id: int, amount_kop: int, reason: str, user_id: int, key: str | None = None) -> Refund:
     """Return money of a succeeded payment to its payer (administrators only: the view checks).
 
-    Codes: `not_found`, `not_refundable` (not succeeded), `invalid_amount` (≤ 0, or more than what is left
-    after the refunds done and pending). `provider_unavailable` leaves the row `new`: it still counts against
-    the refundable amount until an administrator sees it.
+    `key` (the refund form's, made when it was shown) makes a resubmitted form one refund: a refund already
+    made with that key is returned, or — if YooKassa never answered it — sent again with the same
+    Idempotence-Key (YooKassa makes it once). Codes: `not_found`, `not_refundable` (not succeeded),
+    `invalid_amount` (≤ 0, or more than what is left after the refunds done and pending). `provider_unavailable`
+    leaves the row `new`: it still counts against the refundable amount, and `reconcile_pending` resends it.
     """
     payment = db.session.scalar(sa.select(Payment).where(Payment.id == payment_id).with_for_update())
     if payment is None:
         raise PaymentError(f"no payment {payment_id}", "not_found")
+    earlier = key and db.session.scalar(sa.select(Refund).where(Refund.idempotence_key == key,
+                                                                Refund.payment_id == payment.id))
+    if earlier:
+        return _send_refund(earlier) if earlier.provider_id is None else earlier
     if payment.status != "succeeded" or payment.credited_at is None:
         raise PaymentError("only a succeeded payment can be refunded", "not_refundable")
     pending = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_kop), 0)).where(
@@ -508,13 +528,19 @@ def refund(payment_id: int, amount_kop: int, reason: str, user_id: int) -> Refun
     left = payment.amount_kop - payment.refunded_kop - pending
     if type(amount_kop) is not int or not 0 < amount_kop <= left:
         raise PaymentError(f"a refund of this payment is 0.01 to {left / 100:.2f} RUB", "invalid_amount")
-    row = Refund(payment_id=payment.id, idempotence_key=str(uuid.uuid4()), amount_kop=amount_kop, status="new",
-                 reason=(reason or "")[:250], created_by_id=user_id)
+    row = Refund(payment_id=payment.id, idempotence_key=key or str(uuid.uuid4()), amount_kop=amount_kop,
+                 status="new", reason=(reason or "")[:250], created_by_id=user_id)
     db.session.add(row)
     db.session.flush()
+    return _send_refund(row)
+
+
+def _send_refund(row: Refund) -> Refund:
+    """Ask YooKassa for the refund under the row's own Idempotence-Key (so a resend never refunds twice)."""
+    payment = db.session.get(Payment, row.payment_id)
     account = _account(payment.account_id)
-    params = {"payment_id": payment.provider_id, "amount": _money(amount_kop), "description": row.reason[:250],
-              "receipt": receipt(amount_kop, _owner_email(account.id), account.client_code)}
+    params = {"payment_id": payment.provider_id, "amount": _money(row.amount_kop), "description": row.reason[:250],
+              "receipt": receipt(row.amount_kop, _owner_email(account.id), account.client_code)}
     remote = gateway.create_refund(params, row.idempotence_key)
     row.provider_id = remote.id
     db.session.flush()

@@ -125,6 +125,15 @@ def test_an_administrator_refunds_part_and_the_rest_is_offered_next(app, yookass
     assert "Client asked to return part of the top-up" in refunds and _money(app, 50_000) in refunds
 
 
+def test_the_same_refund_form_sent_twice_refunds_once(app, yookassa, paid, admin):
+    payment_id, account_id, _ = paid
+    shown = {**_shown_form(admin, payment_id), "amount": "400", "reason": "Double click"}
+    first, second = admin.post(REFUND, data=shown), admin.post(REFUND, data=shown)
+    assert first.status_code == second.status_code == 302
+    assert _state(app, payment_id, account_id) == (GIFT + 110_000, 40_000, [(40_000, "succeeded")])
+    assert len(_refund_requests(yookassa)) == 1
+
+
 @pytest.mark.parametrize("typed, field, message", [
     ({"amount": "1500,01"}, "amount", "At most {left} can be refunded now."),
     ({"amount": "0"}, "amount", "The amount must be positive."),

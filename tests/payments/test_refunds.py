@@ -4,10 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from conftest import money_state, row
 from helpers import top_up
 
 from app.extensions import db
+from app.models import Refund
 from app.services import ledger, payments
 from dialer.tasks import billing as billing_tasks
 
@@ -110,3 +112,52 @@ def test_a_pending_refund_is_debited_when_it_succeeds_by_notification_or_reconci
     assert (row(app, first.id).refunded_kop, row(app, second.id).refunded_kop) == (10_000, 30_000)
     assert [r.status_code for r in yookassa.deliver(client)] == [200]  # and then it arrives after all
     assert money_state(app, account_id)[0] == before - 40_000
+
+
+@pytest.mark.backends
+def test_a_refund_yookassa_did_not_answer_is_resent_under_its_key_and_made_once(app, backend, account, paid,
+                                                                                admin_id, yookassa):
+    """The answer is lost (YooKassa made the refund after our deadline): the form sent again with its key, and
+    the reconciler, resend the same Idempotence-Key, so one refund is made and debited once."""
+    _, account_id, _ = account
+    payment = paid(50_000)
+    before = money_state(app, account_id)[0]
+    yookassa.hang(3)  # over the fixture's 2 s deadline
+    with app.app_context(), pytest.raises(payments.PaymentError) as error:
+        payments.refund(payment.id, 20_000, "Client asked", admin_id, key="form-key-1")
+    assert error.value.code == "provider_unavailable"
+    with app.app_context():
+        db.session.commit()  # as the view does: the unanswered refund stays reserved
+    yookassa.hang(0)
+
+    with app.app_context():
+        again = payments.refund(payment.id, 20_000, "Client asked", admin_id, key="form-key-1")
+        db.session.commit()
+        assert billing_tasks.reconcile_payments.call_local(again.created_at + dt.timedelta(minutes=3)) == 0
+        again_id, again_status = again.id, again.status
+    assert again_status == "succeeded"
+    assert len(yookassa.refunds) == 1
+    assert {r["headers"]["Idempotence-Key"] for r in yookassa.requests if r["path"] == "/v3/refunds"} == {
+        "form-key-1"}
+    assert money_state(app, account_id)[0] == before - 20_000
+    assert row(app, payment.id).refunded_kop == 20_000
+    with app.app_context():
+        assert payments.refund(payment.id, 20_000, "Client asked", admin_id, key="form-key-1").id == again_id
+
+
+def test_the_reconciler_resends_a_refund_yookassa_never_answered(app, account, paid, admin_id, yookassa):
+    _, account_id, _ = account
+    payment = paid(50_000)
+    before = money_state(app, account_id)[0]
+    yookassa.fail_next(500)
+    with app.app_context():
+        with pytest.raises(payments.PaymentError, match="refund"):
+            payments.refund(payment.id, 10_000, "Client asked", admin_id)
+        db.session.commit()  # as the view does: kept `new`, its amount reserved
+        [(status, created_at)] = db.session.execute(sa.select(Refund.status, Refund.created_at)).all()
+        db.session.commit()
+    assert status == "new"
+    with app.app_context():
+        assert billing_tasks.reconcile_payments.call_local(created_at + dt.timedelta(minutes=3)) == 1
+    assert money_state(app, account_id)[0] == before - 10_000
+    assert len(yookassa.refunds) == 1
