@@ -1,8 +1,6 @@
 """Manual balance adjustments (issue 5): administrators credit or debit a client's balance, with a reason."""
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 from flask_admin import Admin, expose
@@ -15,23 +13,11 @@ from wtforms.validators import InputRequired, Length
 
 from admin.base import SecureBaseView
 from app.extensions import db
+from app.forms.money import parse_roubles
 from app.models import Account
 from app.services import adjustments, ledger
 from app.services.adjustments import AdjustmentError
 from app.templating import money
-
-AMOUNT_RE = re.compile(r"^([+-]?)(\d{1,9})(?:[.,](\d{1,2}))?$")
-
-
-def parse_roubles(text: str) -> int:
-    """Roubles as typed ("150,50", "-20", "1 000.5") in kopecks; ValueError if it is not such a number."""
-    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text or "").replace("\u2212", "-")
-    match = AMOUNT_RE.match(cleaned)
-    if not match:
-        raise ValueError(cleaned)
-    sign, roubles, kopecks = match.groups()
-    value = int(roubles) * 100 + int((kopecks or "0").ljust(2, "0"))
-    return -value if sign == "-" else value
 
 
 class AdjustmentForm(FlaskForm):

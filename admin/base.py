@@ -18,6 +18,7 @@ from flask_admin.model.form import converts
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
 from app.extensions import db
 from app.models import Account, Notification
@@ -102,3 +103,21 @@ class SecureModelView(SecureMixin, ModelView):
     def action_delete(self, ids):
         # Flask-Admin filters the integer key with the posted strings; PostgreSQL refuses integer = varchar.
         return super().action_delete([int(value) for value in ids if str(value).isdigit()])
+
+
+class ClientCodeFilter(sqla_filters.BaseSQLAFilter):
+    """Filter an `account_id` column by the client ID staff see everywhere (K7M-4QXZ), not the internal number."""
+
+    def apply(self, query, value, alias=None):
+        ids = sa.select(Account.id).where(sa.func.upper(Account.client_code) == value.strip().upper())
+        return query.filter(self.get_column(alias).in_(ids))
+
+    def operation(self):
+        return _("client ID is")
+
+
+def account_link(view, context, model, name) -> Markup:
+    """A column formatter: the row's account as "client ID company", linked to the account's page."""
+    account = db.session.get(Account, model.account_id)
+    return Markup('<a href="{}">{}</a>').format(url_for("accounts.details_view", id=account.id),
+                                                f"{account.client_code} {account.company}")

@@ -7,10 +7,9 @@ from the list as HTML or PDF, for everyone who may read the list.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import Admin, expose
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,9 +18,9 @@ from markupsafe import Markup
 from wtforms import HiddenField
 from wtforms.validators import AnyOf
 
-from admin.base import SecureBaseView, SecureModelView
+from admin.base import ClientCodeFilter, SecureBaseView, SecureModelView, account_link
 from app.extensions import db
-from app.models import Account, Invoice, User
+from app.models import Invoice, User
 from app.permissions import feature_permission
 from app.services import invoices
 from app.services.invoices import InvoiceError
@@ -31,23 +30,6 @@ STATUSES = [(invoices.ISSUED, _l("Awaiting payment")), (invoices.PAID, _l("Paid"
             (invoices.CANCELED, _l("Canceled"))]
 ADMIN_KEY = "backoffice.admin"  # who may mark paid and cancel; managers (backoffice.accounts) only read
 DECISIONS = ("mark_paid", "cancel")
-
-
-class ClientFilter(BaseSQLAFilter):
-    """By the client ID staff see everywhere (K7M-4QXZ), not by the internal account number."""
-
-    def apply(self, query, value, alias=None):
-        ids = sa.select(Account.id).where(sa.func.upper(Account.client_code) == value.strip().upper())
-        return query.filter(self.get_column(alias).in_(ids))
-
-    def operation(self):
-        return _l("client ID is")
-
-
-def _account(view, context, model: Invoice, name) -> Markup:
-    account = db.session.get(Account, model.account_id)
-    return Markup('<a href="{}">{}</a>').format(url_for("accounts.details_view", id=account.id),
-                                                f"{account.client_code} {account.company}")
 
 
 def _payer(view, context, model: Invoice, name) -> str:
@@ -84,12 +66,13 @@ class InvoiceView(SecureModelView):
     column_sortable_list = ["number", "amount_kop", "status", "issued_at", "due_at", "paid_at"]
     column_searchable_list = ["number"]
     column_filters = [FilterEqual(Invoice.status, _l("Status"), options=STATUSES),
-                      ClientFilter(Invoice.account_id, _l("Account")), "issued_at", "paid_at"]
+                      ClientCodeFilter(Invoice.account_id, _l("Account")), "issued_at", "paid_at"]
     column_labels = {"number": _l("Number"), "account_id": _l("Account"), "payer": _l("Payer"),
                      "amount_kop": _l("Amount"), "status": _l("Status"), "issued_at": _l("Issued"),
                      "due_at": _l("Valid until"), "paid_at": _l("Paid"), "paid_by_id": _l("Marked paid by"),
                      "documents": _l("Invoice"), "buttons": "", "supplier": _l("Supplier")}
-    column_formatters = {"account_id": _account, "payer": _payer, "amount_kop": lambda v, c, m, n: money(m.amount_kop),
+    column_formatters = {"account_id": account_link, "payer": _payer,
+                         "amount_kop": lambda v, c, m, n: money(m.amount_kop),
                          "status": lambda v, c, m, n: dict(STATUSES).get(m.status, m.status),
                          "paid_by_id": _paid_by, "documents": _documents, "buttons": _decide_link}
 

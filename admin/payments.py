@@ -11,7 +11,6 @@ import uuid
 import sqlalchemy as sa
 from flask import flash, redirect, request, url_for
 from flask_admin import Admin, expose
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,10 +19,10 @@ from markupsafe import Markup
 from wtforms import HiddenField, StringField, TextAreaField, ValidationError
 from wtforms.validators import InputRequired, Length
 
-from admin.adjustments import parse_roubles
-from admin.base import SecureBaseView
+from admin.base import ClientCodeFilter, SecureBaseView, account_link
 from admin.journal import ReadOnlyView
 from app.extensions import db
+from app.forms.money import parse_roubles
 from app.models import Account, Payment, PaymentCard, Refund, User
 from app.permissions import feature_permission
 from app.services import ledger, payments
@@ -37,23 +36,6 @@ PURPOSES = [("topup", _l("Top-up")), ("autopay", _l("Autopay for the rent")), ("
 REFUND_STATUSES = [("new", _l("Not sent")), ("pending", _l("Pending")), ("succeeded", _l("Succeeded")),
                    ("canceled", _l("Canceled"))]
 OPEN_REFUND = ("new", "pending")  # asked for, not yet debited nor refused: their amount is taken
-
-
-class AccountFilter(BaseSQLAFilter):
-    """By the client ID staff see everywhere (K7M-4QXZ), not by the internal account number."""
-
-    def apply(self, query, value, alias=None):
-        ids = sa.select(Account.id).where(sa.func.upper(Account.client_code) == value.strip().upper())
-        return query.filter(self.get_column(alias).in_(ids))
-
-    def operation(self):
-        return _l("client ID is")
-
-
-def _account(view, context, model, name) -> Markup:
-    account = db.session.get(Account, model.account_id)
-    return Markup('<a href="{}">{}</a>').format(url_for("accounts.details_view", id=account.id),
-                                                f"{account.client_code} {account.company}")
 
 
 def _account_text(view, context, model, name) -> str:
@@ -92,7 +74,7 @@ class PaymentView(ReadOnlyView):
                            "refunded_kop", "cancellation_reason", "method_title", "is_card_saving", "is_test",
                            "idempotence_key", "created_by_id", "updated_at", "credited_at", "refund"]
     column_searchable_list = ["provider_id"]
-    column_filters = [AccountFilter(Payment.account_id, _l("Account")), "status", "purpose", "created_at"]
+    column_filters = [ClientCodeFilter(Payment.account_id, _l("Account")), "status", "purpose", "created_at"]
     column_choices = {"status": PAYMENT_STATUSES, "purpose": PURPOSES}
     column_export_exclude_list = ["refund"]
     column_labels = {"id": _l("Number"), "created_at": _l("Created"), "account_id": _l("Account"),
@@ -102,7 +84,7 @@ class PaymentView(ReadOnlyView):
                      "is_card_saving": _l("Card saved"), "is_test": _l("Test payment"),
                      "idempotence_key": _l("Idempotence key"), "created_by_id": _l("Started by"),
                      "updated_at": _l("Updated"), "credited_at": _l("Credited"), "refund": _l("Refund")}
-    column_formatters = {"account_id": _account, "amount_kop": _kop("amount_kop"),
+    column_formatters = {"account_id": account_link, "amount_kop": _kop("amount_kop"),
                          "refunded_kop": _kop("refunded_kop"), "created_by_id": _user, "refund": _refund_link}
     column_formatters_export = {"account_id": _account_text, "amount_kop": _kop("amount_kop"),
                                 "refunded_kop": _kop("refunded_kop"), "created_by_id": _user}
@@ -115,12 +97,12 @@ class CardView(ReadOnlyView):
     column_list = ["created_at", "account_id", "title", "card_type", "last4", "expiry_month", "expiry_year",
                    "removed_at", "removal_reason"]
     column_details_list = column_list
-    column_filters = [AccountFilter(PaymentCard.account_id, _l("Account")), "removed_at", "removal_reason"]
+    column_filters = [ClientCodeFilter(PaymentCard.account_id, _l("Account")), "removed_at", "removal_reason"]
     column_labels = {"created_at": _l("Saved"), "account_id": _l("Account"), "title": _l("Title"),
                      "card_type": _l("Card type"), "last4": _l("Last 4 digits"), "expiry_month": _l("Expiry month"),
                      "expiry_year": _l("Expiry year"), "removed_at": _l("Removed"),
                      "removal_reason": _l("Why removed")}
-    column_formatters = {"account_id": _account}
+    column_formatters = {"account_id": account_link}
     column_formatters_export = {"account_id": _account_text}
 
 

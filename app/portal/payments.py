@@ -14,8 +14,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, ValidationError
 from wtforms.validators import InputRequired
 
-from admin.adjustments import parse_roubles
 from app.extensions import db
+from app.forms.money import parse_roubles
 from app.models import Payment
 from app.portal import bp
 from app.portal.billing import _billing_account, _money
