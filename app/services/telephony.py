@@ -16,6 +16,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
 
 from app.db import insert, utcnow
 from app.extensions import db
@@ -107,8 +108,8 @@ def record_event(attempt: CallAttempt, params: Mapping[str, str]) -> bool:
     event = adapter.parse_event(params, received_at=utcnow())
     if attempt.provider_call_id not in (None, event.call_id):
         raise base.InvalidEvent(f"event for call {event.call_id} on the URL of call {attempt.provider_call_id}")
-    if attempt.provider_call_id is None:
-        _learn_call_id(attempt, event.call_id)
+    if attempt.provider_call_id is None and not _learn_call_id(attempt, event.call_id):
+        raise base.InvalidEvent(f"call {event.call_id} belongs to another attempt")
     is_new = db.session.execute(
         insert(db.session, ProviderEvent)
         .values(attempt_id=attempt.id, provider=attempt.provider, provider_call_id=event.call_id, leg=event.side,
@@ -123,14 +124,18 @@ def record_event(attempt: CallAttempt, params: Mapping[str, str]) -> bool:
     return is_new
 
 
-def _learn_call_id(attempt: CallAttempt, call_id: str) -> None:
-    """An attempt whose start outcome was unknown learns its call id from its first event (its own URL)."""
-    taken = sa.select(CallAttempt.id).where(CallAttempt.provider == attempt.provider,
-                                            CallAttempt.provider_call_id == call_id).exists()
-    db.session.execute(
+def _learn_call_id(attempt: CallAttempt, call_id: str) -> bool:
+    """An attempt whose start outcome was unknown learns its call id from its first event (its own URL).
+    False when another attempt has that id."""
+    other = aliased(CallAttempt)
+    taken = sa.select(other.id).where(other.provider == attempt.provider, other.provider_call_id == call_id).exists()
+    learnt = db.session.execute(
         sa.update(CallAttempt)
         .where(CallAttempt.id == attempt.id, CallAttempt.provider_call_id.is_(None), ~taken)
-        .values(provider_call_id=call_id).execution_options(synchronize_session=False))
+        .values(provider_call_id=call_id).execution_options(synchronize_session=False)).rowcount
+    # Not learnt: another attempt has the id, or a concurrent event of this attempt taught it first.
+    return bool(learnt) or db.session.scalar(
+        sa.select(CallAttempt.provider_call_id).where(CallAttempt.id == attempt.id)) == call_id
 
 
 def has_ended(attempt_id: int) -> bool:

@@ -104,6 +104,16 @@ def test_an_attempt_whose_start_outcome_was_unknown_learns_its_call_id_from_its_
     assert client.get(f"/hooks/mtt/{token}?event=end_side_A&id=cb-78").status_code == 400
 
 
+def test_an_unknown_attempt_cannot_take_another_attempts_call_id(app, client):
+    _other_id, _other_token = new_attempt(app, call_id="cb-1")
+    attempt_id, token = new_attempt(app, call_id=None)
+
+    assert client.get(f"/hooks/mtt/{token}?event=start_side_A&id=cb-1").status_code == 400
+
+    assert stored_events(app) == []
+    assert attempt_row(app, attempt_id).provider_call_id is None
+
+
 def test_the_allow_list_refuses_other_senders(app, client):
     _attempt_id, token = new_attempt(app)
     app.config["MTT_EVENT_NETWORKS"] = ["10.20.0.0/16"]
