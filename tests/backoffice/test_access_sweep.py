@@ -34,13 +34,19 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 import sqlalchemy as sa
 from helpers import collection_app, csrf_token, form_values, fresh_database_url
+from money_rows import card_row, invoice_row, issued_invoice, payment_row, refund_row, refundable_payment
 
 from app.services import permissions
+from dialer.sandbox.yookassa import FakeYooKassa
 
 ROLES = ("anonymous", "client", "manager", "admin")
 PASSWORD = "sweep-pass-123"
 UNREGISTERED_AJAX_FIELD = "__no_such_field__"
 PAGE_FORM_CLASS = "schema-form"  # the form a plain back-office page (settings) posts
+PAGE_FORM_CLASSES = {"invoice_status": "invoice-decision"}  # pages whose form is another
+# Pages whose form is an action on the money (a refund, an invoice marked paid): posted as typed it must
+# change what it acts on, and the change must leave audit rows.
+PAGE_POST_ACTIONS = {"payment_refund", "invoice_status"}
 
 # What each kind of answer is called in the test ids.
 LOGIN, FORBIDDEN, DISABLED, OK, NOT_FOUND = "login", "403", "disabled", "ok", "404"
@@ -169,16 +175,17 @@ def model_ops(spec: ViewSpec) -> list[Op]:
     ops += [Op(f"action:{name}", "POST", "/action/", needs_fresh_row=True) for name in spec.actions]
     ops += [Op(f"ajax_lookup:{name}", rule="/ajax/lookup/") for name in (*spec.ajax_refs, UNREGISTERED_AJAX_FIELD)]
     ops.append(Op("ajax_update", "POST", "/ajax/update/", needs_fresh_row=True))
-    return ops
+    # Routes a model view adds of its own (an invoice's printable documents) are swept as pages.
+    return ops + page_ops(spec, [route for route in spec.routes if route[1] not in MODEL_VIEW_ROUTES])
 
 
-def page_ops(spec: ViewSpec) -> list[Op]:
+def page_ops(spec: ViewSpec, routes=None) -> list[Op]:
     """A plain BaseView: each exposed rule opened (GET) and, if it takes one, its form posted back as shown.
 
     A rule that only takes POST (a live preview) is posted the form of the page one level up (`form_post`).
     """
     ops = []
-    for rule, _, methods in spec.routes:
+    for rule, _, methods in spec.routes if routes is None else routes:
         ops += [Op(f"page:{rule}", rule=rule)] if "GET" in methods else []
         if "POST" in methods:
             ops.append(Op(f"{'page_post' if 'GET' in methods else 'form_post'}:{rule}", "POST", rule))
@@ -187,7 +194,8 @@ def page_ops(spec: ViewSpec) -> list[Op]:
 
 # The variable parts of plain views' URLs, filled with the seeded rows: a new variable fails the guard test.
 URL_VARIABLES = {"account_id": lambda w: w.account_id, "site_id": lambda w: w.seed["sites"],
-                 "key": lambda w: w.mail_key}
+                 "key": lambda w: w.mail_key,
+                 "invoice_id": lambda w: w.run(issued_invoice, w.account_id)}  # a new one: marking pays it
 URL_VARIABLE_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
@@ -196,6 +204,9 @@ URL_VARIABLE_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 PAGE_POST_TYPED = {
     "adjustments": lambda w, n: {"client_code": w.run(_client_code, w.account_id), "amount": "1,50",
                                  "reason": f"access sweep {n}"},
+    "payment_refund": lambda w, n: {"payment_id": str(w.run(refundable_payment, w.yookassa, w.account_id)),
+                                    "amount": "1,00", "reason": f"access sweep {n}"},
+    "invoice_status": lambda w, n: {"decision": "mark_paid"},
 }
 
 
@@ -375,6 +386,8 @@ ROW_FACTORIES = {
     "lines": _line_row, "departments": _department_row, "blacklist": _blacklist_row,
     "global_blacklist": _global_blacklist_row, "ledger": _ledger_row, "audit": _audit_row,
     "tariffs": _tariff_row, "tariff_versions": _tariff_row,
+    "payments": lambda n: payment_row(_new_account(n).id), "payment_cards": lambda n: card_row(_new_account(n).id),
+    "refunds": lambda n: refund_row(_new_account(n).id), "invoices": lambda n: invoice_row(_new_account(n).id),
 }
 
 
@@ -411,6 +424,15 @@ CREATE_PAYLOADS = {
     # The create form starts as a copy of the latest version, rates included: a person types a name and a date.
     "tariffs": ("name", _tariff_payload),
     "tariff_versions": ("name", _tariff_payload),
+    # Read-only journals of money: what a forger would post.
+    "payments": ("idempotence_key", lambda w, n: {"account_id": str(w.account_id), "idempotence_key": f"forged-{n}",
+                                                 "purpose": "topup", "amount_kop": "100", "status": "succeeded"}),
+    "payment_cards": ("provider_method_id", lambda w, n: {"account_id": str(w.account_id),
+                                                         "provider_method_id": f"forged-{n}", "title": "forged"}),
+    "refunds": ("idempotence_key", lambda w, n: {"payment_id": "1", "idempotence_key": f"forged-{n}",
+                                                "amount_kop": "100", "status": "succeeded"}),
+    "invoices": ("number", lambda w, n: {"account_id": str(w.account_id), "number": f"FORGED-{n}",
+                                         "amount_kop": "100", "status": "paid"}),
 }
 
 # endpoint -> (column, value) a person changes on the edit page; the stored row must then hold it
@@ -427,6 +449,10 @@ EDIT_CHANGES = {
     "audit": ("actor", "edited {n}"),
     "tariffs": ("name", "Edited tariff {n}"),
     "tariff_versions": ("name", "Edited tariff {n}"),
+    "payments": ("status", "forged {n}"),
+    "payment_cards": ("title", "Edited card {n}"),
+    "refunds": ("status", "forged {n}"),
+    "invoices": ("status", "forged {n}"),
 }
 
 
@@ -480,6 +506,7 @@ class World:
     seed: dict  # endpoint -> id of the row every read-only case looks at
     mail_key: str  # a message the mail catcher received
     views: dict  # endpoint -> the live view
+    yookassa: FakeYooKassa  # the payment service the app asks (refunds are real)
 
     def run(self, fn, *args):
         from app.extensions import db
@@ -578,6 +605,11 @@ def _seed(app) -> tuple[int, dict]:
                                             .where(LedgerTransaction.key == f"gift:{account.id}")),
                 "audit": db.session.scalar(sa.select(sa.func.max(AuditLog.id))),
                 "tariffs": 1, "tariff_versions": 1}  # the starting tariff (migration 0004), in effect
+        money = {"payments": payment_row(account.id), "payment_cards": card_row(account.id),
+                 "refunds": refund_row(account.id), "invoices": invoice_row(account.id)}
+        db.session.add_all(money.values())
+        db.session.commit()
+        seed.update({endpoint: row.id for endpoint, row in money.items()})
         assert all(seed.values()), seed
         account_id = account.id
         db.session.remove()
@@ -613,7 +645,10 @@ def _world(backend, request, smtp_service, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp(f"access-sweep-{backend}")
     url = fresh_database_url(backend, tmp, request)
-    app = create_app(_config(url, str(tmp), smtp_service.port))
+    fake = FakeYooKassa("sweep-shop", "test_sweep").start()
+    request.addfinalizer(fake.stop)
+    app = create_app({**_config(url, str(tmp), smtp_service.port), "YOOKASSA_API_URL": fake.api_url,
+                      "YOOKASSA_SHOP_ID": fake.shop_id, "YOOKASSA_SECRET_KEY": fake.secret_key})
     account_id, seed = _seed(app)
     mail_key = _receive_mail(app)
     views = {view.endpoint: view for view in app.extensions["admin"][0]._views}
@@ -624,7 +659,7 @@ def _world(backend, request, smtp_service, tmp_path_factory):
         clients[role] = app.test_client()
         tokens[role] = _log_in(clients[role], email, password)
     yield World(backend=backend, app=app, clients=clients, tokens=tokens, account_id=account_id, seed=seed,
-                views=views, mail_key=mail_key)
+                views=views, mail_key=mail_key, yookassa=fake)
     with app.app_context():
         db.engine.dispose()
 
@@ -685,8 +720,9 @@ def build_request(world: World, spec: ViewSpec, op: Op, role: str, *, with_csrf:
     if name.startswith(("page_post:", "form_post:")):
         url = base + fill_rule(world, name.split(":", 1)[1])
         page = url if name.startswith("page_post:") else url.rsplit("/", 1)[0]
-        shown = form_values(world.clients["admin"].get(page).get_data(as_text=True), PAGE_FORM_CLASS)
-        assert shown, f"{page}: no form.{PAGE_FORM_CLASS} on the page: teach the sweep to post this page's form"
+        form_class = PAGE_FORM_CLASSES.get(spec.endpoint, PAGE_FORM_CLASS)
+        shown = form_values(world.clients["admin"].get(page).get_data(as_text=True), form_class)
+        assert shown, f"{page}: no form.{form_class} on the page: teach the sweep to post this page's form"
         shown.pop("csrf_token", None)
         typed = PAGE_POST_TYPED[spec.endpoint](world, n) if spec.endpoint in PAGE_POST_TYPED else {}
         return Request("POST", [url], {**shown, **typed, **csrf})
@@ -836,18 +872,21 @@ def run_case(world, endpoint, op, role, answer):
             assert response.status_code == 302 and _path(response) == f"{spec.url}/", f"{what}: {describe(response)}"
         else:
             assert answer == OK
-            check_allowed(op, request, response, url, before, after, flashes, what)
+            check_allowed(endpoint, op, request, response, url, before, after, flashes, what)
     if answer != OK:
         assert_unchanged(before, after, f"{request.method} {request.url} as {role} ({world.backend})")
 
 
-def check_allowed(op, request, response, url, before, after, flashes, what):
+def check_allowed(endpoint, op, request, response, url, before, after, flashes, what):
     name = op.name
     if request.method == "GET":
         leads_on = name.startswith("page:") and response.status_code == 302 and _path(response).startswith("/admin/")
         assert response.status_code == 200 or leads_on, f"{what}: {describe(response)}"
         assert not shown_errors(response), f"{what}: the page shows errors {shown_errors(response)}"
         assert_unchanged(before, after, what)
+        if name.startswith("page:") and response.mimetype == "application/pdf":
+            assert response.get_data().startswith(b"%PDF-"), f"{what}: not a PDF"
+            return  # a printable document
         body = response.get_data(as_text=True)
         if name.startswith("page:") and response.status_code == 302:
             return  # a page that only leads on (checked above: within the back office)
@@ -870,10 +909,13 @@ def check_allowed(op, request, response, url, before, after, flashes, what):
         return
     if name.startswith("page_post:"):
         # The page's form posted back as shown (or as typed, PAGE_POST_TYPED) is accepted, and (nothing having
-        # been changed) stores nothing the snapshot sees.
+        # been changed) stores nothing the snapshot sees — except an action on money, which must leave audit rows.
         assert response.status_code == 302, f"{what}: {describe(response)} flashed {flashes}"
         assert not errors, f"{what}: flashed errors {errors}"
-        assert_unchanged(before, after, f"{what} (the form as shown)")
+        if endpoint in PAGE_POST_ACTIONS:
+            assert after["audit"] > before["audit"], f"{what}: the action left no audit row ({flashes})"
+        else:
+            assert_unchanged(before, after, f"{what} (the form as shown)")
         return
     if name == "ajax_update":
         assert response.status_code == 200, f"{what}: {describe(response)}"
@@ -966,9 +1008,7 @@ def test_every_exposed_route_is_swept():
     for spec in VIEWS:
         swept_rules = {op.rule for op in ops_of(spec)}
         for rule, name, methods in spec.routes:
-            if spec.is_model_view:
-                assert name in MODEL_VIEW_ROUTES, f"{spec.endpoint}: route {rule} ({name}) is not swept: add an Op"
-            else:
+            if not spec.is_model_view or name not in MODEL_VIEW_ROUTES:  # a page (of its own, or a model view's)
                 assert set(methods) <= {"GET", "POST", "HEAD", "OPTIONS"}, f"{spec.endpoint}: {rule} accepts {methods}"
                 for variable in URL_VARIABLE_RE.findall(rule):
                     assert variable in URL_VARIABLES, f"{spec.endpoint}: {rule}: add <{variable}> to URL_VARIABLES"
