@@ -15,6 +15,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from helpers import collection_app
+from money_rows import card_row, invoice_row, issued_invoice, payment_row, refund_row
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +90,12 @@ def seeded(app, make_client_user, make_staff_user):
                 "ledger": db.session.scalar(sa.select(LedgerTransaction.id)
                                             .where(LedgerTransaction.key == f"gift:{account.id}")),
                 "audit": db.session.scalar(sa.select(sa.func.max(AuditLog.id)))}
+        money = {"payments": payment_row(account_id), "payment_cards": card_row(account_id),
+                 "refunds": refund_row(account_id), "invoices": invoice_row(account_id)}
+        db.session.add_all(money.values())
+        db.session.commit()
+        rows.update({endpoint: row.id for endpoint, row in money.items()})
+        invoice_id = issued_invoice(account_id)
         db.session.remove()
     message = email.message.EmailMessage()
     message["Subject"], message["To"], message["From"] = "Welcome to CallBack", "client@acme.example.com", "noreply@x"
@@ -97,7 +104,7 @@ def seeded(app, make_client_user, make_staff_user):
     message.add_alternative("<p>Your client ID is <b>ABC-DEFG</b>.</p>", subtype="html")
     key = mailbox.Maildir(app.config["MAIL_CATCHER_DIR"], create=True).add(message)
     # The variable parts of plain views' URLs (by name), and the row each model view's pages show.
-    variables = {"account_id": rows["accounts"], "site_id": rows["sites"], "key": key}
+    variables = {"account_id": rows["accounts"], "site_id": rows["sites"], "key": key, "invoice_id": invoice_id}
     return {**{endpoint: {"id": row_id, **variables} for endpoint, row_id in rows.items()}, "*": variables}
 
 
