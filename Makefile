@@ -52,8 +52,8 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations --statistics 2>&1 | tail -n 1
 
 extract-messages: $(VENV)/.installed  ## after adding interface strings: refresh the catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot \
-		--no-location --sort-output --project=CallBack app admin
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o app/translations/messages.pot \
+		--no-location --sort-output --project=CallBack app admin dialer/providers
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 migrate: deps

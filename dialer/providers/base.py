@@ -16,6 +16,12 @@ RingMode = Literal["sequential", "simultaneous"]
 Side = Literal["A", "B"]
 
 
+def N_(message: str) -> str:
+    """Mark a message for the translation catalogue (`make extract-messages`); the caller translates it where a
+    person reads it (adapters know nothing of Flask)."""
+    return message
+
+
 class ProviderError(Exception):
     """The provider could not do what was asked; `code` is stable for logs and decisions."""
 

@@ -18,6 +18,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from dialer.providers.base import (
+    N_,
     CallbackPlan,
     CallRecord,
     Capabilities,
@@ -47,18 +48,19 @@ EVENTS = {
     "end_side_B": ("ended", "B"),
 }
 
+# Messages people read where a setting is refused: marked with N_ for the catalogue, translated where shown.
 REFUSALS = {
-    Capability.EXTENSION_DTMF: (
+    Capability.EXTENSION_DTMF: N_(
         "MTT's documented CallBack API has no way to dial an extension (DTMF) after the manager's line answers, "
         "so manager lines with an extension and the extension delay cannot be used with MTT until MTT confirms one."
     ),
-    Capability.SIP_LEGS: (
+    Capability.SIP_LEGS: N_(
         "MTT's documented CallBack API takes a phone number for each manager line; SIP addresses cannot be used "
         "with MTT until MTT confirms a format for them."
     ),
-    Capability.CANCEL: "MTT's documented CallBack API has no method to end a call in progress.",
+    Capability.CANCEL: N_("MTT's documented CallBack API has no method to end a call in progress."),
 }
-SMS_NOT_CONFIGURED = "SMS through MTT is not configured (MTT_SMS_URL and MTT_SMS_TOKEN are empty)."
+SMS_NOT_CONFIGURED = N_("SMS through MTT is not configured (MTT_SMS_URL and MTT_SMS_TOKEN are empty).")
 
 
 @dataclass(frozen=True)

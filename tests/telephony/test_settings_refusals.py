@@ -13,9 +13,10 @@ from app.extensions import db
 from app.models import Account, ManagerLine, SettingsDocument
 from app.services import permissions, sites
 
-DTMF_REFUSAL = "no way to dial an extension (DTMF)"
-SIP_REFUSAL = "SIP addresses cannot be used with MTT"
-SMS_REFUSAL = "SMS through MTT is not configured"
+# The provider's messages as people read them (Russian, the default language).
+DTMF_REFUSAL = "нет способа набрать добавочный номер (DTMF)"
+SIP_REFUSAL = "SIP-адреса недоступны с МТТ"
+SMS_REFUSAL = "SMS через МТТ не настроены"
 
 
 @pytest.fixture

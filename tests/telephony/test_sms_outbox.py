@@ -96,6 +96,6 @@ def test_the_back_office_mail_page_lists_the_sms_sent_and_what_the_sandbox_recei
 
     page = client.get("/admin/mailbox/").get_data(as_text=True)
 
-    sent, received = page.split('id="sms"', 1)[1].split("MTT sandbox", 1)
+    sent, received = page.split('id="sms"', 1)[1].split('id="sms-sandbox"', 1)
     assert CLIENT in sent and TEXT in sent and "<td>sent</td>" in sent
     assert "79995550000" in received and TEXT in received
