@@ -1,6 +1,7 @@
 """Configuration read only from environment variables (documented in README.md)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -27,11 +28,22 @@ def _instance_secret(instance: Path) -> str:
     return key
 
 
+def _networks(env: dict[str, str], name: str, default: str = "") -> list[str]:
+    """CIDR networks, comma or space separated; a typo stops the start with its name, not a 500 at the hook."""
+    networks = (env.get(name) or default).replace(",", " ").split()
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {network!r} is not an IP network (e.g. 185.71.76.0/27)") from None
+    return networks
+
+
 def _yookassa(env: dict[str, str]) -> dict:
     """YooKassa settings; without YOOKASSA_SHOP_ID, the sandbox on loopback (trusted as a notification source)."""
     sandbox_port = int(env.get("YOOKASSA_SANDBOX_PORT") or 5060)
     live = bool(env.get("YOOKASSA_SHOP_ID"))
-    networks = (env.get("YOOKASSA_TRUSTED_NETWORKS") or ("" if live else "127.0.0.1/32")).replace(",", " ").split()
+    networks = _networks(env, "YOOKASSA_TRUSTED_NETWORKS", "" if live else "127.0.0.1/32")
     return {
         "YOOKASSA_SHOP_ID": env.get("YOOKASSA_SHOP_ID") or "sandbox",
         "YOOKASSA_SECRET_KEY": env.get("YOOKASSA_SECRET_KEY") or "sandbox",
@@ -58,7 +70,7 @@ def _mtt(env: dict[str, str]) -> dict:
         **{key: env.get(key) or ("" if live else value) for key, value in demo.items()},
         "MTT_SMS_SENDER": env.get("MTT_SMS_SENDER") or "MTT",  # the operator-approved sender name (N6)
         # Where MTT's events may come from (CIDR, comma or space separated); empty: any address.
-        "MTT_EVENT_NETWORKS": (env.get("MTT_EVENT_NETWORKS") or "").replace(",", " ").split(),
+        "MTT_EVENT_NETWORKS": _networks(env, "MTT_EVENT_NETWORKS"),
         "MTT_IS_SANDBOX": not live,
         "MTT_SANDBOX_PORT": sandbox_port,
         "MTT_SANDBOX_TIME_SCALE": float(env.get("MTT_SANDBOX_TIME_SCALE") or 1),
