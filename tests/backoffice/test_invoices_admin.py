@@ -89,7 +89,7 @@ def test_a_post_without_the_csrf_token_or_with_an_unknown_decision_changes_nothi
     before = _state(app, invoice_id, account_id)
     assert admin.post(f"{STATUS_URL}{invoice_id}", data={"decision": "mark_paid"}).status_code == 400
     response = _decide(admin, "refund", invoice_id)
-    assert response.status_code == 200 and "Unknown action" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Неизвестное действие" in response.get_data(as_text=True)
     assert _state(app, invoice_id, account_id) == before
 
 
@@ -101,7 +101,7 @@ def test_a_canceled_invoice_cannot_be_marked_paid(app, client, make_staff_user, 
     _flashes(admin)
     _decide(admin, "mark_paid", invoice_id)
     assert _state(app, invoice_id, account_id)[0::2] == ("canceled", 0)
-    assert [message for _, message in _flashes(admin)] == ["A canceled invoice cannot be paid."]
+    assert [message for _, message in _flashes(admin)] == ["Аннулированный счёт нельзя оплатить."]
 
 
 def test_a_manager_sees_invoices_but_cannot_mark_them_paid(app, client, make_staff_user, issued):

@@ -96,7 +96,7 @@ def _field_errors(html: str) -> dict[str, str]:
 def test_a_manager_reads_payments_cards_and_refunds_but_cannot_refund(app, yookassa, paid, manager):
     payment_id, account_id, code = paid
     page = manager.get(LIST).get_data(as_text=True)
-    assert code in page and _money(app, 150_000) in page and "Succeeded" in page and "Top-up" in page
+    assert code in page and _money(app, 150_000) in page and "Успешен" in page and "Пополнение" in page
     assert REFUND not in page  # no refund link
     assert manager.get(f"/admin/payments/details/?id={payment_id}").status_code == 200
     assert manager.get("/admin/payment_cards/").status_code == 200
@@ -116,7 +116,7 @@ def test_an_administrator_refunds_part_and_the_rest_is_offered_next(app, yookass
     assert _shown_form(admin, payment_id)["amount"] == "1500,00"
     done = _refund(admin, payment_id, {"amount": "500", "reason": "Client asked to return part of the top-up"})
     assert done.status_code == 302 and f"/admin/payments/details/?id={payment_id}" in done.headers["Location"]
-    said = f"Refunded {_money(app, 50_000)}. The client's balance is now {_money(app, GIFT + 100_000)}."
+    said = f"Возвращено {_money(app, 50_000)}. Баланс клиента теперь {_money(app, GIFT + 100_000)}."
     assert said in html.unescape(admin.get(done.headers["Location"]).get_data(as_text=True))
     assert _state(app, payment_id, account_id) == (GIFT + 100_000, 50_000, [(50_000, "succeeded")])
     assert [r["json"]["amount"]["value"] for r in _refund_requests(yookassa)] == ["500.00"]
@@ -135,11 +135,11 @@ def test_the_same_refund_form_sent_twice_refunds_once(app, yookassa, paid, admin
 
 
 @pytest.mark.parametrize("typed, field, message", [
-    ({"amount": "1500,01"}, "amount", "At most {left} can be refunded now."),
-    ({"amount": "0"}, "amount", "The amount must be positive."),
-    ({"amount": "a lot"}, "amount", "Type an amount in roubles"),
+    ({"amount": "1500,01"}, "amount", "Сейчас можно вернуть не более {left}."),
+    ({"amount": "0"}, "amount", "Сумма должна быть положительной."),
+    ({"amount": "a lot"}, "amount", "Введите сумму в рублях"),
     ({"reason": ""}, "reason", ""),  # WTForms' own "required" message
-    ({"payment_id": "999999"}, "payment_id", "No payment has this number."),
+    ({"payment_id": "999999"}, "payment_id", "Платежа с таким номером нет."),
 ])
 def test_a_bad_refund_is_refused_with_a_message_and_nothing_moves(app, yookassa, paid, admin, typed, field,
                                                                   message):
@@ -154,11 +154,11 @@ def test_the_second_refund_cannot_exceed_what_is_left(app, yookassa, paid, admin
     payment_id, account_id, _ = paid
     _refund(admin, payment_id, {"amount": "1000", "reason": "First part"})
     response = _refund(admin, payment_id, {"amount": "600", "reason": "Too much"})
-    assert f"At most {_money(app, 50_000)} can be refunded now." in \
+    assert f"Сейчас можно вернуть не более {_money(app, 50_000)}." in \
         _field_errors(response.get_data(as_text=True))["amount"]
     assert _state(app, payment_id, account_id) == (GIFT + 50_000, 100_000, [(100_000, "succeeded")])
     _refund(admin, payment_id, {"amount": "500", "reason": "The rest"})
-    assert "Refunded in full" in admin.get(LIST).get_data(as_text=True)
+    assert "Возвращён полностью" in admin.get(LIST).get_data(as_text=True)
     assert _state(app, payment_id, account_id)[:2] == (GIFT, 150_000)
 
 
@@ -170,7 +170,7 @@ def test_a_payment_not_succeeded_is_not_refundable(app, yookassa, make_client_us
         db.session.commit()
         payment_id = payment.id
     response = _refund(admin, payment_id, {"amount": "100", "reason": "Not paid yet"})
-    assert "Only a succeeded payment can be refunded." in _field_errors(response.get_data(as_text=True))["payment_id"]
+    assert "Вернуть можно только успешный платёж." in _field_errors(response.get_data(as_text=True))["payment_id"]
     assert _refund_requests(yookassa) == []
 
 

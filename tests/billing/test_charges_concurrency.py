@@ -59,7 +59,8 @@ def _cycle(account_id: int, cycle: int, rng: random.Random) -> dict:
     db.session.commit()
     if posted is not None:
         record["created"] = posted.created
-        record["charged"] = -sum(e.amount_kop for e in posted.transaction.entries if e.amount_kop < 0)
+        if posted.created:  # a shared key posted by another dialer first charged that dialer's call, not this one
+            record["charged"] = -sum(e.amount_kop for e in posted.transaction.entries if e.amount_kop < 0)
         if rng.random() < 0.25:  # a retried hook charges the same attempt again: nothing more is posted
             again = charges.charge_call(account_id, key_id, 1, legs)
             db.session.commit()

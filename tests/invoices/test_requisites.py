@@ -1,4 +1,5 @@
-"""Checks of Russian requisites (B8) with the official test vectors and broken variants of them."""
+"""Checks of Russian requisites (B8) with the official test vectors and broken variants of them; the messages
+as people read them (Russian, the default language)."""
 from __future__ import annotations
 
 import pytest
@@ -20,21 +21,21 @@ def test_valid_inns_pass_cleaned(value):
 
 
 @pytest.mark.parametrize("value, fragment", [
-    ("7707083894", "check digit"), ("500100732258", "check digit"), ("500100732269", "check digit"),
-    ("770708389", "10 / 12 digits"), ("77070838931", "10 / 12 digits"), ("77070838ab", "10 / 12 digits"),
-    ("0000000000", "all zeros"), ("000000000000", "all zeros"), ("", "10 / 12 digits"), (None, "10 / 12 digits")])
+    ("7707083894", "контрольная цифра не сходится"), ("500100732258", "контрольная цифра не сходится"), ("500100732269", "контрольная цифра не сходится"),
+    ("770708389", "10 / 12 цифр"), ("77070838931", "10 / 12 цифр"), ("77070838ab", "10 / 12 цифр"),
+    ("0000000000", "из одних нулей"), ("000000000000", "из одних нулей"), ("", "10 / 12 цифр"), (None, "10 / 12 цифр")])
 def test_broken_inns_are_refused_with_a_message_naming_the_field(app_ctx, value, fragment):
     with pytest.raises(RequisiteError) as caught:
         requisites.check_inn(value)
-    assert caught.value.field == "inn" and "INN" in str(caught.value) and fragment in str(caught.value)
+    assert caught.value.field == "inn" and "ИНН" in str(caught.value) and fragment in str(caught.value)
 
 
 def test_ogrn_kind_follows_the_inn_kind(app_ctx):
     assert requisites.check_ogrn(COMPANY_OGRN, COMPANY_INN) == COMPANY_OGRN
     assert requisites.check_ogrn(PROPRIETOR_OGRN, PROPRIETOR_INN) == PROPRIETOR_OGRN
-    with pytest.raises(RequisiteError, match="OGRN must be 13 digits"):
+    with pytest.raises(RequisiteError, match="ОГРН: нужно 13 цифр"):
         requisites.check_ogrn(PROPRIETOR_OGRN, COMPANY_INN)
-    with pytest.raises(RequisiteError, match="OGRNIP must be 15 digits"):
+    with pytest.raises(RequisiteError, match="ОГРНИП: нужно 15 цифр"):
         requisites.check_ogrn(COMPANY_OGRN, PROPRIETOR_INN)
 
 
@@ -50,9 +51,9 @@ def test_kpp_is_required_for_a_company_and_refused_for_a_proprietor(app_ctx):
     assert requisites.check_kpp("773601001", COMPANY_INN) == "773601001"
     assert requisites.check_kpp("7736AB001", COMPANY_INN) == "7736AB001"
     assert requisites.check_kpp("", PROPRIETOR_INN) is None
-    for value, inn, fragment in [("", COMPANY_INN, "required"), ("77360100", COMPANY_INN, "9 characters"),
-                                 ("7736a!001", COMPANY_INN, "9 characters"), ("000000000", COMPANY_INN, "9 characters"),
-                                 ("773601001", PROPRIETOR_INN, "sole proprietor")]:
+    for value, inn, fragment in [("", COMPANY_INN, "обязателен"), ("77360100", COMPANY_INN, "9 знаков"),
+                                 ("7736a!001", COMPANY_INN, "9 знаков"), ("000000000", COMPANY_INN, "9 знаков"),
+                                 ("773601001", PROPRIETOR_INN, "индивидуального предпринимателя")]:
         with pytest.raises(RequisiteError, match=fragment):
             requisites.check_kpp(value, inn)
 
@@ -64,21 +65,21 @@ def test_the_central_bank_example_accounts_match_their_bik():
 
 
 @pytest.mark.parametrize("check, value, bik, fragment", [
-    (requisites.check_correspondent_account, "30101810800000000747", CORR_BIK, "does not match the BIK"),
-    (requisites.check_correspondent_account, "30101810800000000746", "049815000", "does not match the BIK"),
-    (requisites.check_correspondent_account, "40602810700000000025", SETTLEMENT_BIK, "starts with 30101"),
-    (requisites.check_settlement_account, "40602810700000000026", SETTLEMENT_BIK, "does not match the BIK"),
-    (requisites.check_settlement_account, SETTLEMENT, "049805747", "does not match the BIK"),
-    (requisites.check_settlement_account, "4060281070000000002", SETTLEMENT_BIK, "20 digits"),
-    (requisites.check_settlement_account, "0" * 20, "049805000", "all zeros"),
+    (requisites.check_correspondent_account, "30101810800000000747", CORR_BIK, "не соответствует БИК"),
+    (requisites.check_correspondent_account, "30101810800000000746", "049815000", "не соответствует БИК"),
+    (requisites.check_correspondent_account, "40602810700000000025", SETTLEMENT_BIK, "начинается с 30101"),
+    (requisites.check_settlement_account, "40602810700000000026", SETTLEMENT_BIK, "не соответствует БИК"),
+    (requisites.check_settlement_account, SETTLEMENT, "049805747", "не соответствует БИК"),
+    (requisites.check_settlement_account, "4060281070000000002", SETTLEMENT_BIK, "20 цифр"),
+    (requisites.check_settlement_account, "0" * 20, "049805000", "из одних нулей"),
 ])
 def test_broken_accounts_are_refused(app_ctx, check, value, bik, fragment):
     with pytest.raises(RequisiteError, match=fragment):
         check(value, bik)
 
 
-@pytest.mark.parametrize("value, fragment", [("149805746", "starts with 04"), ("04980574", "9 digits"),
-                                             ("000000000", "all zeros")])
+@pytest.mark.parametrize("value, fragment", [("149805746", "начинается с 04"), ("04980574", "9 цифр"),
+                                             ("000000000", "из одних нулей")])
 def test_broken_biks_are_refused(app_ctx, value, fragment):
     with pytest.raises(RequisiteError, match=fragment):
         requisites.check_bik(value)

@@ -37,8 +37,8 @@ def test_an_administrator_changes_the_supplier_and_a_bad_account_is_shown_next_t
                                                    "invoice_supplier-kpp": ""})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "does not match the BIK" in _error(html, "invoice_supplier-settlement_account")
-    assert "KPP is required" in _error(html, "invoice_supplier-kpp")
+    assert "не соответствует БИК" in _error(html, "invoice_supplier-settlement_account")
+    assert "КПП обязателен" in _error(html, "invoice_supplier-kpp")
     with app.app_context():
         assert get_settings().invoice_supplier.settlement_account == "40602810700000000025"
     response = submit_as_shown(admin_client, URL, {"invoice_supplier-name": "ООО «Оператор»",
