@@ -23,3 +23,18 @@ def shops(app, make_client_user):
         login(client, email, password)
         out[name] = (client, account_id, site_id)
     return out
+
+
+@pytest.fixture
+def two_clients(app, make_client_user):
+    """Two logged-in clients (each with the sign-up gift), pages in English: {name: (test client, account id)}."""
+    out = {}
+    for name in ("alpha", "beta"):
+        _, account_id, email, password = make_client_user(company=f"{name} LLC")
+        with app.app_context():
+            db.session.get(Account, account_id).locale = "en"
+            db.session.commit()
+        client = app.test_client()
+        login(client, email, password)
+        out[name] = (client, account_id)
+    return out

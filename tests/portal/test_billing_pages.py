@@ -19,21 +19,6 @@ from app.services.permissions import CLIENT_DEFAULTS
 _KEYS = itertools.count(1)
 
 
-@pytest.fixture
-def two_clients(app, make_client_user):
-    """Two logged-in clients (each with the sign-up gift), pages in English: {name: (test client, account_id)}."""
-    out = {}
-    for name in ("alpha", "beta"):
-        _, account_id, email, password = make_client_user(company=f"{name} LLC")
-        with app.app_context():
-            db.session.get(Account, account_id).locale = "en"
-            db.session.commit()
-        client = app.test_client()
-        login(client, email, password)
-        out[name] = (client, account_id)
-    return out
-
-
 def _post(app, account_id: int, kind: str, amount_kop: int, memo: str, at: dt.datetime | None = None) -> None:
     with app.app_context():
         key = f"{kind}:test:{next(_KEYS)}"

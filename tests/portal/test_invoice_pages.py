@@ -11,25 +11,10 @@ from invoice_helpers import COMPANY
 from pypdf import PdfReader
 
 from app.extensions import db
-from app.models import Account, CompanyDetails, Invoice
+from app.models import CompanyDetails, Invoice
 from app.services import invoices
 
 LIST, COMPANY_URL = "/cabinet/billing/invoices", "/cabinet/billing/company"
-
-
-@pytest.fixture
-def clients(app, make_client_user):
-    """Two logged-in clients, pages in English: {name: (test client, account id)}."""
-    out = {}
-    for name in ("alpha", "beta"):
-        _, account_id, email, password = make_client_user(company=f"{name} LLC")
-        with app.app_context():
-            db.session.get(Account, account_id).locale = "en"
-            db.session.commit()
-        client = app.test_client()
-        login(client, email, password)
-        out[name] = (client, account_id)
-    return out
 
 
 def _post(client, url: str, data: dict, page: str | None = None):
@@ -45,14 +30,14 @@ def _issue(client, amount: str):
     return _post(client, LIST, {"amount": amount})
 
 
-def test_without_company_details_the_page_asks_for_them_first(clients):
-    client, _ = clients["alpha"]
+def test_without_company_details_the_page_asks_for_them_first(two_clients):
+    client, _ = two_clients["alpha"]
     page = client.get(LIST).get_data(as_text=True)
     assert 'data-testid="no-company"' in page and COMPANY_URL in page and 'name="amount"' not in page
 
 
-def test_bad_requisites_are_shown_next_to_their_fields_and_nothing_is_stored(app, clients):
-    client, account_id = clients["alpha"]
+def test_bad_requisites_are_shown_next_to_their_fields_and_nothing_is_stored(app, two_clients):
+    client, account_id = two_clients["alpha"]
     response = _post(client, COMPANY_URL, {**COMPANY, "inn": "7707083894", "kpp": "",
                                            "settlement_account": "40602810700000000026", "address": ""})
     assert response.status_code == 200
@@ -64,8 +49,8 @@ def test_bad_requisites_are_shown_next_to_their_fields_and_nothing_is_stored(app
         assert db.session.get(CompanyDetails, account_id) is None
 
 
-def test_a_company_saves_its_details_and_issues_an_invoice(app, clients):
-    client, account_id = clients["alpha"]
+def test_a_company_saves_its_details_and_issues_an_invoice(app, two_clients):
+    client, account_id = two_clients["alpha"]
     response = _post(client, COMPANY_URL, {**COMPANY, "settlement_account": "4060 2810 7000 0000 0025"})
     assert response.status_code == 302 and response.headers["Location"].endswith(LIST)
     assert 'value="40602810700000000025"' in client.get(COMPANY_URL).get_data(as_text=True)
@@ -81,8 +66,8 @@ def test_a_company_saves_its_details_and_issues_an_invoice(app, clients):
 
 @pytest.mark.parametrize("amount, fragment", [("999,99", "1 000 to 10 000 000"), ("10000000,01", "1 000 to"),
                                               ("abc", "Type an amount"), ("", "required"), ("-5000", "positive")])
-def test_a_bad_amount_is_shown_next_to_the_field(app, clients, amount, fragment):
-    client, account_id = clients["alpha"]
+def test_a_bad_amount_is_shown_next_to_the_field(app, two_clients, amount, fragment):
+    client, account_id = two_clients["alpha"]
     _post(client, COMPANY_URL, COMPANY)
     response = _issue(client, amount)
     assert response.status_code == 200
@@ -91,8 +76,8 @@ def test_a_bad_amount_is_shown_next_to_the_field(app, clients, amount, fragment)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 0
 
 
-def test_the_invoice_downloads_as_html_and_pdf(app, clients):
-    client, account_id = clients["alpha"]
+def test_the_invoice_downloads_as_html_and_pdf(app, two_clients):
+    client, account_id = two_clients["alpha"]
     _post(client, COMPANY_URL, COMPANY)
     _issue(client, "12345,50")
     with app.app_context():
@@ -108,9 +93,9 @@ def test_the_invoice_downloads_as_html_and_pdf(app, clients):
     assert "Счёт на оплату" in " ".join(text.split()) and number in text
 
 
-def test_another_accounts_invoice_is_not_found(app, clients):
-    alpha, alpha_id = clients["alpha"]
-    beta, _ = clients["beta"]
+def test_another_accounts_invoice_is_not_found(app, two_clients):
+    alpha, alpha_id = two_clients["alpha"]
+    beta, _ = two_clients["beta"]
     with app.app_context():
         invoices.save_company_details(alpha_id, **COMPANY)
         invoice_id = invoices.issue(alpha_id, 100_000).id

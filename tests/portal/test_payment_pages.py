@@ -6,10 +6,10 @@ from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
-from helpers import csrf_token, login
+from helpers import csrf_token
 
 from app.extensions import db
-from app.models import Account, Autopay, Payment, PaymentCard
+from app.models import Autopay, Payment, PaymentCard
 from app.services import ledger
 
 TOPUP = "/cabinet/billing/topup"
@@ -20,21 +20,6 @@ GIFT = 10_000  # the sign-up gift every new account starts with
 @pytest.fixture
 def app_overrides(yookassa):
     return yookassa.app_config()
-
-
-@pytest.fixture
-def two_clients(app, make_client_user):
-    """Two logged-in clients, pages in English: {name: (test client, account id)}."""
-    out = {}
-    for name in ("alpha", "beta"):
-        _, account_id, email, password = make_client_user(company=f"{name} LLC")
-        with app.app_context():
-            db.session.get(Account, account_id).locale = "en"
-            db.session.commit()
-        client = app.test_client()
-        login(client, email, password)
-        out[name] = (client, account_id)
-    return out
 
 
 def _post(client, url: str, data: dict, page: str | None = None, **kwargs):
