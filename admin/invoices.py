@@ -132,7 +132,7 @@ class InvoiceStatusView(SecureBaseView):
             if decision == "mark_paid":
                 invoice = invoices.mark_paid(invoice_id, current_user.id)
             else:
-                invoice = invoices.cancel(invoice_id, current_user.id)
+                invoice = invoices.cancel(invoice_id)  # who canceled: the audit log
         except InvoiceError as exc:
             db.session.rollback()
             flash(str(exc), "error")

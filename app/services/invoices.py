@@ -65,11 +65,11 @@ def company_details(account_id: int) -> CompanyDetails | None:
     return db.session.get(CompanyDetails, account_id)
 
 
-def issue(account_id: int, amount_kop: int, user_id: int | None = None, now: dt.datetime | None = None) -> Invoice:
+def issue(account_id: int, amount_kop: int, now: dt.datetime | None = None) -> Invoice:
     """A new invoice for `amount_kop` with the account's company details and the current supplier's.
 
     The number comes from the id, so the row is inserted with a placeholder number and renamed in the same
-    transaction. `user_id` (who asked) is recorded by the audit log, which sees the request's user.
+    transaction. Who asked is recorded by the audit log, which sees the request's user.
     """
     if type(amount_kop) is not int or not MIN_KOP <= amount_kop <= MAX_KOP:
         raise InvoiceError(str(_l("An invoice is issued for %(low)s to %(high)s roubles.",
@@ -119,7 +119,7 @@ def mark_paid(invoice_id: int, user_id: int | None, paid_at: dt.datetime | None 
     return invoice
 
 
-def cancel(invoice_id: int, user_id: int | None = None) -> Invoice:
+def cancel(invoice_id: int) -> Invoice:
     """Withdraw an unpaid invoice; canceling it again changes nothing, a paid one cannot be canceled."""
     invoice = _locked(invoice_id)
     if invoice.status == PAID:
