@@ -94,6 +94,9 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "REDIS_URL": redis_url,
         "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH") or str(instance / "huey.db"),
         "HUEY_IMMEDIATE": _flag(env.get("HUEY_IMMEDIATE")),
+        # An instant (or passive) request is handed to the dialer when it is created; tests of other areas
+        # turn this off so they place no calls.
+        "DIALER_DIAL_ON_CREATE": _flag(env.get("DIALER_DIAL_ON_CREATE"), default=True),
         # Mail (Flask-Mailman names). The embedded default is the local catcher started by `make run`.
         "MAIL_BACKEND": "smtp",  # also under TESTING: tests talk to a real SMTP server
         "MAIL_SERVER": env.get("MAIL_SERVER") or "127.0.0.1",

@@ -93,6 +93,7 @@ def _overrides(url: str, instance: str, **extra) -> dict:
         "INSTANCE_PATH": instance,
         "SECRET_KEY": "test-secret",
         "HUEY_IMMEDIATE": True,
+        "DIALER_DIAL_ON_CREATE": False,  # only the dialer's tests place calls (tests/dialer)
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 9,  # discard: tests that read mail use the `mailbox` fixture's port
         "MAIL_TIMEOUT": 5,

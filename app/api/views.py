@@ -14,8 +14,9 @@ from app.api.schemas import (
     WidgetConfig,
 )
 from app.cache import cached
+from app.db import on_commit
 from app.extensions import csrf, db, limiter
-from app.models import CallbackRequest
+from app.models import CallbackRequest, RequestStatus
 from app.services import DomainError, callbacks, widget_events
 from app.services.settings import get_settings
 from app.services.widget_config import PublishedSite, published, published_site
@@ -97,13 +98,22 @@ def create_callback(site_key: str):
     except DomainError as exc:
         db.session.rollback()
         raise ApiError(exc.code, 403 if exc.code == "site_inactive" else 422, language) from None
-    db.session.commit()
     row = accepted.request
+    if row.status in (RequestStatus.RECEIVED, RequestStatus.PASSIVE) and current_app.config["DIALER_DIAL_ON_CREATE"]:
+        on_commit(db.session, lambda request_id=row.id: _dial(request_id))
+    db.session.commit()
     if row.reject_reason:
         raise ApiError(row.reject_reason, 429 if row.reject_reason.startswith("limit_") else 403, language)
     created = CallbackCreated(id=row.id, status_token=accepted.status_token, mode=row.mode,
                               eta_seconds=accepted.eta_seconds, scheduled_for=row.scheduled_for)
     return with_cors(_json(created, 201), origin)
+
+
+def _dial(request_id: int) -> None:
+    """An instant request is dialed (a passive one forwarded by e-mail) by the worker, after commit."""
+    from dialer.tasks.dialing import enqueue
+
+    enqueue(request_id)
 
 
 def _new_request(body: CallbackIn) -> callbacks.NewRequest:

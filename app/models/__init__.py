@@ -15,7 +15,14 @@ from app.models.notification import Notification
 from app.models.payment import Autopay, CompanyDetails, Invoice, Payment, PaymentCard, Refund
 from app.models.setting import Setting
 from app.models.site_setup import BlacklistEntry, Department, ManagerLine, SettingsDocument, manager_line_site
-from app.models.telephony import CallAttempt, CallRecord, ProviderEvent, SmsMessage
+from app.models.telephony import (
+    CallAttempt,
+    CallRecord,
+    DialerTransition,
+    ProviderEvent,
+    ProviderPrompt,
+    SmsMessage,
+)
 
 __all__ = [
     "AccountPermission", "AuditLog",
@@ -26,5 +33,5 @@ __all__ = [
     "LedgerAccount", "LedgerEntry", "LedgerTransaction",
     "Notification", "Setting",
     "Autopay", "CompanyDetails", "Invoice", "Payment", "PaymentCard", "Refund",
-    "CallAttempt", "CallRecord", "ProviderEvent", "SmsMessage",
+    "CallAttempt", "CallRecord", "DialerTransition", "ProviderEvent", "ProviderPrompt", "SmsMessage",
 ]

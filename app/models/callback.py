@@ -48,6 +48,8 @@ class CallbackRequest(db.Model):
     mode: Mapped[str] = mapped_column(sa.String(12))
     scheduled_for: Mapped[dt.datetime | None]
     duration_s: Mapped[int | None]
+    answered_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("manager_line.id", ondelete="SET NULL"))
+    status_changed_at: Mapped[dt.datetime | None]
     status_token_hash: Mapped[str] = mapped_column(sa.String(64))
     ip: Mapped[str] = mapped_column(sa.String(45))
     region: Mapped[str] = mapped_column(sa.String(120), default="")

@@ -24,6 +24,9 @@ class CallAttempt(db.Model):
         sa.UniqueConstraint("request_id", "number"),
         sa.UniqueConstraint("provider", "provider_call_id"),
         sa.CheckConstraint("start_outcome IN ('accepted', 'rejected', 'unknown')", name="start_outcome_known"),
+        # X1: `busy_number` is the destination while the attempt is in progress, NULL once it is final, so
+        # the unique constraint allows one call in progress per number across all accounts.
+        sa.UniqueConstraint("busy_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,9 +45,39 @@ class CallAttempt(db.Model):
     manager_answered_at: Mapped[dt.datetime | None]
     client_answered_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
+    busy_number: Mapped[str | None] = mapped_column(sa.String(20))
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    talk_s: Mapped[int | None]
+    answered_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("manager_line.id", ondelete="SET NULL"))
+    status_changed_at: Mapped[dt.datetime | None]
 
     def __str__(self) -> str:
         return f"request {self.request_id} attempt {self.number}"
+
+
+class DialerTransition(db.Model):
+    """One status change of a request (`attempt_id` NULL) or of one of its attempts, with its time (X2)."""
+
+    __tablename__ = "dialer_transition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("callback_request.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(sa.ForeignKey("call_attempt.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ProviderPrompt(db.Model):
+    """An audio prompt uploaded to a provider; its name derives from its content, so it is uploaded once."""
+
+    __tablename__ = "provider_prompt"
+    __table_args__ = (sa.UniqueConstraint("provider", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    duration_s: Mapped[float] = mapped_column(default=0.0)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ProviderEvent(db.Model):

@@ -231,6 +231,8 @@ class SiteSettings(BaseModel):
                                                             "simultaneous": _l("All at once")}))
     is_random_order: bool = Field(False, title=_l("Random order (in turn only)"),
                                   json_schema_extra=_section(WIDGET_SETTINGS))
+    ring_timeout_s: int = Field(20, ge=5, le=60, title=_l("How long each manager line rings, s"),
+                                json_schema_extra=_section(WIDGET_SETTINGS))
     client_delay_s: int = Field(0, ge=0, le=60, title=_l("Delay before calling the visitor, s"),
                                 description=_l("After the manager answers; 0 calls both at once."),
                                 json_schema_extra=_section(WIDGET_SETTINGS))
@@ -255,6 +257,9 @@ class SiteSettings(BaseModel):
     sms_report_numbers: list[str] = Field(default_factory=list, max_length=5, title=_l("Numbers for SMS reports"),
                                           description=_l("One number per line, with the country code."),
                                           json_schema_extra=_section(WIDGET_SETTINGS, widget="lines"))
+    is_sms_after_call: bool = Field(False, title=_l("SMS to the visitor after the call"),
+                                    description=_l("With the manager's name when the manager's line says so."),
+                                    json_schema_extra=_section(WIDGET_SETTINGS))
     missed_call_email: EmailStr | None = Field(None, title=_l("E-mail for missed calls"),
                                                json_schema_extra=_section(WIDGET_SETTINGS))
     design: Design = Field(default_factory=Design, title=_l("Design"), json_schema_extra=_section(WIDGET_DESIGN))

@@ -1,0 +1,332 @@
+"""The dialer's state machine (ARCHITECTURE.md, Contracts): requests and attempts move only forward, each move
+is a guarded `UPDATE ... WHERE status IN (the statuses before it)` and a time-stamped `dialer_transition` row;
+the plan sent to the provider is built from the site's settings; outcomes come from the call record.
+
+X1: an attempt in progress holds its destination in `call_attempt.busy_number` (unique, NULL once final), so
+one number is in at most one call at a time across all accounts.
+
+Services flush, never commit: the task that calls them commits (and never holds a transaction open while it
+waits on the provider, see `dialer.tasks.dialer`).
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from app.db import insert, utcnow
+from app.extensions import db
+from app.models import (
+    CallAttempt,
+    CallbackRequest,
+    CallRecord,
+    DialerTransition,
+    ManagerLine,
+    ProviderPrompt,
+    RequestStatus,
+    Role,
+    Site,
+    SmsMessage,
+    User,
+    manager_line_site,
+)
+from app.services import DomainError, charges, outbox, site_settings, telephony
+from app.services.tariffs import Leg
+from dialer.providers import prompts
+from dialer.providers.base import CallbackPlan, ManagerLeg
+
+log = logging.getLogger(__name__)
+
+S = RequestStatus
+# The forward path of a request; the final statuses off it are reached only from before dialing.
+REQUEST_PATH = (S.RECEIVED, S.SCHEDULED, S.QUEUED, S.DIALING, S.MANAGER_ANSWERED, S.CONNECTED, S.COMPLETED)
+BEFORE_DIALING = (S.RECEIVED, S.SCHEDULED, S.QUEUED)
+REQUEST_SOURCES = {
+    **{status: REQUEST_PATH[:index] for index, status in enumerate(REQUEST_PATH)},
+    S.REJECTED: (S.RECEIVED,),
+    S.PASSIVE: BEFORE_DIALING,
+    S.EXPIRED: BEFORE_DIALING,
+}
+
+# An attempt: created → dialing → manager_answered → connected → ended, or failed (the start was refused).
+ATTEMPT_PATH = ("created", "dialing", "manager_answered", "connected", "ended")
+ATTEMPT_FINAL = ("ended", "failed")
+ATTEMPT_SOURCES = {
+    **{status: ATTEMPT_PATH[:index] for index, status in enumerate(ATTEMPT_PATH)},
+    "failed": ("created", "dialing"),
+}
+
+OUTCOMES = ("success", "manager_no_answer", "client_no_answer", "failed")
+MISSED_OUTCOMES = ("manager_no_answer", "failed")
+
+
+class DialerError(DomainError):
+    code = "dialer_error"
+
+
+# --- transitions -----------------------------------------------------------------------------------------------
+
+def advance_request(request_id: int, to: str, **values) -> bool:
+    """Move a request to `to` if it is in a status before it; record the transition. False: nothing moved
+    (already there, past it, or final), so a late or repeated cause changes nothing."""
+    now = utcnow()
+    moved = db.session.execute(
+        sa.update(CallbackRequest)
+        .where(CallbackRequest.id == request_id, CallbackRequest.status.in_(REQUEST_SOURCES[to]))
+        .values(status=to, status_changed_at=now, **values)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved:
+        db.session.add(DialerTransition(request_id=request_id, status=to, at=now))
+        db.session.flush()
+    return bool(moved)
+
+
+def advance_attempt(attempt: CallAttempt, to: str, **values) -> bool:
+    """The same for an attempt; a final status also frees the destination number (X1)."""
+    now = utcnow()
+    if to in ATTEMPT_FINAL:
+        values["busy_number"] = None
+    moved = db.session.execute(
+        sa.update(CallAttempt)
+        .where(CallAttempt.id == attempt.id, CallAttempt.status.in_(ATTEMPT_SOURCES[to]))
+        .values(status=to, status_changed_at=now, **values)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved:
+        db.session.add(DialerTransition(request_id=attempt.request_id, attempt_id=attempt.id, status=to, at=now))
+        db.session.flush()
+    return bool(moved)
+
+
+def transitions(request_id: int) -> list[DialerTransition]:
+    return list(db.session.scalars(sa.select(DialerTransition).where(DialerTransition.request_id == request_id)
+                                   .order_by(DialerTransition.id)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempt: CallAttempt | None
+    raw_token: str | None
+    reason: str | None  # None when claimed; "attempted" (this request has its attempt) or "number_busy" (X1)
+
+
+def claim_attempt(request: CallbackRequest, number: int = 1) -> Claim:
+    """A new attempt that holds the request's number (X1). Refused when the request already has attempt
+    `number` (a repeated task) or another call to the same number is in progress (any account)."""
+    savepoint = db.session.begin_nested()
+    try:
+        attempt, raw_token = telephony.new_attempt(request.id, number)
+        db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt.id)
+                           .values(busy_number=request.phone).execution_options(synchronize_session=False))
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        exists = db.session.scalar(sa.select(CallAttempt.id).where(CallAttempt.request_id == request.id,
+                                                                   CallAttempt.number == number))
+        return Claim(None, None, "attempted" if exists else "number_busy")
+    db.session.refresh(attempt)
+    return Claim(attempt, raw_token, None)
+
+
+# --- the plan ------------------------------------------------------------------------------------------------
+
+def usable_lines(request: CallbackRequest) -> list[ManagerLine]:
+    """Active lines of the account usable by the request's site (D1), routed by the chosen department (D7).
+
+    A department chosen in the widget rings that department's lines; when it has none, the lines not
+    reserved for a department. No department chosen: every line not reserved for a department.
+    """
+    for_site = sa.or_(ManagerLine.is_for_all_sites.is_(True), ManagerLine.id.in_(
+        sa.select(manager_line_site.c.manager_line_id).where(manager_line_site.c.site_id == request.site_id)))
+    lines = list(db.session.scalars(
+        sa.select(ManagerLine).where(ManagerLine.account_id == request.account_id, ManagerLine.is_active.is_(True),
+                                     for_site).order_by(ManagerLine.id)))
+    unreserved = [line for line in lines if not (line.is_routed_by_department and line.department_id)]
+    if request.department_id is not None:
+        chosen = [line for line in lines if line.department_id == request.department_id]
+        return chosen or unreserved
+    return unreserved
+
+
+def build_plan(request: CallbackRequest, *, events_url: str = "", gate: charges.Gate | None = None,
+               rng: random.Random | None = None) -> CallbackPlan:
+    """The plan for one attempt of `request`, from its site's effective settings (D2–D7) and the dialing gate.
+    Raises DialerError("no_lines") when no manager line can take the call."""
+    settings = site_settings.effective_settings(request.account_id, request.site_id)
+    lines = usable_lines(request)
+    if not lines:
+        raise DialerError("no manager line can take this call", code="no_lines")
+    if settings.dial_mode == "sequential" and settings.is_random_order:
+        lines = (rng or random.SystemRandom()).sample(lines, len(lines))
+    legs = tuple(ManagerLeg(order=position, address=line.number, name=line.manager_name or line.number,
+                            ring_timeout_s=settings.ring_timeout_s, kind=line.kind, extension=line.extension or None)
+                 for position, line in enumerate(lines, start=1))
+    if gate is None:
+        gate = charges.may_dial(request.account_id, {"client": request.phone, "manager": lines[0].number})
+    site = db.session.get(Site, request.site_id)
+    is_announced = settings.is_site_announced and _site_count(request.account_id) > 1
+    prompt_id = side_a_prompt(site.name if is_announced else None, settings.client_delay_s, settings.language)
+    return CallbackPlan(
+        legs=legs, ring_mode=settings.dial_mode, client_number=request.phone, events_url=events_url,
+        max_duration_s=gate.max_duration_s,
+        caller_id_for_manager=request.phone if settings.caller_id == "client" else None,
+        announcement_prompt_id=prompt_id, client_dial_delay_s=settings.client_delay_s,
+        extension_delay_s=settings.extension_delay_s, description=f"request {request.id}")
+
+
+def _site_count(account_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Site).where(Site.account_id == account_id))
+
+
+def side_a_prompt(spoken_text: str | None, pause_s: int, language: str = "ru") -> str | None:
+    """The provider's name of the side-A prompt saying `spoken_text` then `pause_s` of silence (D6, D3);
+    uploaded the first time this content is needed (its name is derived from the content). None: no prompt."""
+    if not spoken_text and not pause_s:
+        return None
+    wav = prompts.side_a_prompt_wav(spoken_text=spoken_text, pause_s=pause_s, voice=language)
+    name = prompts.prompt_file_name(wav)
+    adapter = telephony.provider()
+    known = db.session.scalar(sa.select(ProviderPrompt.id).where(ProviderPrompt.provider == adapter.name,
+                                                                 ProviderPrompt.name == name))
+    if known is None:
+        try:
+            adapter.upload_prompt(name, wav)
+        finally:
+            adapter.session.close()
+        db.session.execute(insert(db.session, ProviderPrompt)
+                           .values(provider=adapter.name, name=name, duration_s=prompts.wav_duration_s(wav),
+                                   uploaded_at=utcnow())
+                           .on_conflict_do_nothing(index_elements=["provider", "name"]))
+    return name
+
+
+# --- outcomes --------------------------------------------------------------------------------------------------
+
+def outcome_of(record: CallRecord) -> str:
+    """D9 from the call record (events are only hints)."""
+    if not record.is_manager_answered:
+        return "manager_no_answer"
+    if not record.is_client_answered:
+        return "client_no_answer"
+    return "success"
+
+
+def _manager_destination(record: CallRecord) -> str:
+    """The number the manager answered on, as the record tells it (MTT: digits with the country code)."""
+    legs = (record.raw or {}).get("legs") or []
+    return next((leg.get("destination") or "" for leg in legs if leg.get("side") == "A"), "")
+
+
+def _answered_line_id(request: CallbackRequest, record: CallRecord) -> int | None:
+    destination = _manager_destination(record)
+    if not destination or not record.is_manager_answered:
+        return None
+    digits = destination.removeprefix("+")
+    for line in db.session.scalars(sa.select(ManagerLine).where(ManagerLine.account_id == request.account_id)):
+        if line.number.removeprefix("+") == digits:
+            return line.id
+    return None
+
+
+def finish_attempt(attempt_id: int) -> str | None:
+    """Settle an attempt whose call record is final: the outcome, talk time and answering line (D9) on the
+    attempt and the request, the charge (once, `call:<request>:<attempt>`), the SMS after the call (D10) and
+    the missed-call e-mail (D12), all in the caller's transaction. Returns the outcome, or None when the
+    attempt was settled before (a repeated or late event) or its record is not final."""
+    attempt = db.session.get(CallAttempt, attempt_id)
+    record = db.session.scalar(sa.select(CallRecord).where(CallRecord.attempt_id == attempt_id)
+                               .execution_options(populate_existing=True))
+    if attempt is None or record is None or not record.is_final:
+        return None
+    request = db.session.get(CallbackRequest, attempt.request_id)
+    outcome = outcome_of(record)
+    talk_s = record.client_talk_s if outcome == "success" else 0
+    line_id = _answered_line_id(request, record)
+    if not advance_attempt(attempt, "ended", outcome=outcome, talk_s=talk_s, answered_line_id=line_id):
+        return None
+    manager_number = _manager_number(attempt, record)
+    charges.charge_call(request.account_id, request.id, attempt.number,
+                        [Leg("manager", manager_number, record.manager_charged_s),
+                         Leg("client", request.phone, record.client_charged_s)],
+                        provider_cost_kop=record.cost_kop if record.currency in (None, "RUB") else None,
+                        at=attempt.started_at)
+    complete(request, attempt, outcome, duration_s=talk_s, answered_line_id=line_id)
+    return outcome
+
+
+def _manager_number(attempt: CallAttempt, record: CallRecord) -> str:
+    destination = _manager_destination(record)
+    if destination:
+        return destination if destination.startswith(("+", "sip:")) else f"+{destination}"
+    legs = (attempt.plan or {}).get("legs") or [{}]
+    return legs[0].get("address") or attempt.busy_number or ""
+
+
+def complete(request: CallbackRequest, attempt: CallAttempt | None, outcome: str, *, duration_s: int = 0,
+             answered_line_id: int | None = None) -> bool:
+    """The request is `completed` with `outcome`; then its notifications (written to the outbox, sent after
+    commit). False when the request was already final."""
+    if not advance_request(request.id, S.COMPLETED, outcome=outcome, duration_s=duration_s,
+                           answered_line_id=answered_line_id):
+        return False
+    settings = site_settings.effective_settings(request.account_id, request.site_id)
+    if outcome == "success" and settings.is_sms_after_call:
+        _sms_after_call(request, attempt, settings.language, answered_line_id)
+    if outcome in MISSED_OUTCOMES and settings.missed_call_email:
+        _missed_call_email(request, attempt, outcome, settings)
+    return True
+
+
+def _sms_after_call(request: CallbackRequest, attempt: CallAttempt | None, language: str,
+                    line_id: int | None) -> None:
+    """D10: thanks to the visitor, with the manager's name when the answering line says so; charged."""
+    line = db.session.get(ManagerLine, line_id) if line_id else None
+    with force_locale(language):
+        if line is not None and line.is_name_in_sms and line.manager_name:
+            text = _("Thank you for your request! You talked to %(name)s.", name=line.manager_name)
+        else:
+            text = _("Thank you for your request! We are glad to help you again.")
+    notification = outbox.queue_sms("call_followup", request.phone, text, account_id=request.account_id,
+                                    dedup_key=f"followup:{request.id}")
+    if notification is None:
+        return
+    sms = db.session.scalar(sa.select(SmsMessage).where(SmsMessage.notification_id == notification.id))
+    sms.request_id, sms.attempt_id = request.id, attempt.id if attempt else None
+    db.session.flush()
+    charges.charge_sms(request.account_id, sms.id)
+
+
+def _missed_call_email(request: CallbackRequest, attempt: CallAttempt | None, outcome: str, settings) -> None:
+    """D12: a missed call (no manager answered, or the call could not be placed) to the configured address."""
+    site = db.session.get(Site, request.site_id)
+    outbox.queue_email("missed_call", settings.missed_call_email,
+                       {"callback": request, "site": site, "outcome": outcome,
+                        "at": request.created_at},
+                       locale=settings.language, account_id=request.account_id,
+                       dedup_key=f"missed:{request.id}")
+
+
+# --- passive mode ----------------------------------------------------------------------------------------------
+
+def owner_email(account_id: int) -> str | None:
+    """The account's first client user: the owner who signed up."""
+    return db.session.scalar(sa.select(User.email).where(User.account_id == account_id, User.role == Role.CLIENT.value)
+                             .order_by(User.id).limit(1))
+
+
+def forward_passive(request: CallbackRequest) -> bool:
+    """D14/B4/B5: the request goes to the owner by e-mail instead of a call; once per request."""
+    recipient = owner_email(request.account_id)
+    if recipient is None:
+        log.warning("passive request %s: account %s has no owner to e-mail", request.id, request.account_id)
+        return False
+    site = db.session.get(Site, request.site_id)
+    language = site_settings.effective_settings(request.account_id, request.site_id).language
+    return outbox.queue_email("passive_request", recipient, {"callback": request, "site": site,
+                                                             "at": request.created_at},
+                              locale=language, account_id=request.account_id,
+                              dedup_key=f"passive:{request.id}") is not None

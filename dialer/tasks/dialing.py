@@ -1,0 +1,93 @@
+"""Dialing a callback request: the gate, the plan, the attempt and the provider's start, once per request."""
+import logging
+
+from app.extensions import db
+from app.models import CallAttempt, CallbackRequest, RequestStatus
+from app.services import charges, dialer, telephony
+from app.services.tariffs import TariffError
+from dialer.huey_app import task
+from dialer.providers.base import ProviderError, StartResult
+
+log = logging.getLogger(__name__)
+
+S = RequestStatus
+DIALABLE = (S.RECEIVED, S.QUEUED)
+
+
+@task("dialer.plan_and_dial")
+def plan_and_dial(request_id: int) -> str:
+    """Dial a request once. Idempotent: a request past `queued`, or with its attempt, is left alone.
+
+    Returns what happened: passive | dialing | failed | unknown | number_busy | skipped.
+    No transaction is open while the provider is asked to start the call (its events may arrive meanwhile,
+    and on SQLite a transaction holds the write lock).
+    """
+    request = db.session.get(CallbackRequest, request_id)
+    if request is None:
+        return "skipped"
+    if request.status == S.PASSIVE:  # stored passive (B4/B5): forwarded to the owner
+        dialer.forward_passive(request)
+        db.session.commit()
+        return "passive"
+    if request.status not in DIALABLE:
+        db.session.rollback()
+        return "skipped"
+    try:
+        gate = charges.may_dial(request.account_id, {"client": request.phone})
+    except TariffError as exc:
+        log.error("request %s not dialed: %s", request_id, exc)
+        gate = charges.Gate(False, exc.code, 0)
+    if not gate.allowed:
+        log.info("request %s is passive: %s", request_id, gate.reason)
+        if dialer.advance_request(request.id, S.PASSIVE, mode="passive"):
+            dialer.forward_passive(request)
+        db.session.commit()
+        return "passive"
+    dialer.advance_request(request.id, S.QUEUED)
+    claim = dialer.claim_attempt(request)
+    if claim.attempt is None:
+        db.session.commit()
+        return "skipped" if claim.reason == "attempted" else claim.reason
+    attempt = claim.attempt
+    try:
+        plan = dialer.build_plan(request, events_url=telephony.events_url(claim.raw_token), gate=gate)
+    except (dialer.DialerError, ProviderError) as exc:
+        log.warning("request %s: no plan: %s", request_id, exc)
+        return _failed(request, attempt, exc.code)
+    db.session.commit()
+
+    adapter = telephony.provider()
+    try:
+        result = adapter.start_callback(plan)
+    except ProviderError as exc:  # the plan asks for what the provider refuses: nothing was sent
+        result = StartResult("rejected", code=exc.code, detail=str(exc), requests_sent=0)
+    finally:
+        adapter.session.close()
+
+    telephony.record_start(attempt.id, plan, result)
+    if result.status == "rejected":
+        log.warning("request %s: MTT refused the call: %s %s", request_id, result.code, result.detail)
+        return _failed(request, attempt, None)
+    # accepted, or unknown: it may be ringing, so it is never dialed again; the reconciler asks MTT later.
+    dialer.advance_attempt(attempt, "dialing")
+    dialer.advance_request(request.id, S.DIALING)
+    db.session.commit()
+    return "dialing" if result.status == "accepted" else "unknown"
+
+
+def _failed(request: CallbackRequest, attempt: CallAttempt, code: str | None) -> str:
+    if code:
+        attempt.start_code = code[:40]
+    dialer.advance_attempt(attempt, "failed", outcome="failed")
+    dialer.complete(request, attempt, "failed")
+    db.session.commit()
+    return "failed"
+
+
+def enqueue(request_id: int) -> None:
+    """Enqueue `plan_and_dial` (called after the request's commit); a queue that is down loses nothing the
+    reconciler cannot find (the request stays `received`)."""
+    try:
+        plan_and_dial(request_id)
+    except Exception:
+        log.exception("could not enqueue dialer.plan_and_dial for request %s", request_id)
