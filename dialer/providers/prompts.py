@@ -59,10 +59,11 @@ def wav_duration_s(wav: bytes) -> float:
 
 
 def _telephony_frames(source: Path, tmp: str) -> bytes:
-    """Resample any WAV to 8 kHz 16-bit mono with sox; returns the raw PCM frames."""
+    """Resample any WAV to 8 kHz 16-bit mono with sox; returns the raw PCM frames. No dither (`-D`): the same
+    input gives the same bytes, so a prompt's content-derived name is stable and it is uploaded once."""
     target = Path(tmp, "telephony.wav")
-    _run(["sox", str(source), "-r", str(SAMPLE_RATE), "-c", "1", "-b", str(SAMPLE_WIDTH * 8), "-e", "signed-integer",
-          str(target)])
+    _run(["sox", "-D", str(source), "-r", str(SAMPLE_RATE), "-c", "1", "-b", str(SAMPLE_WIDTH * 8),
+          "-e", "signed-integer", str(target)])
     with wave.open(str(target)) as reader:
         return reader.readframes(reader.getnframes())
 
