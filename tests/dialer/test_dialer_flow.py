@@ -2,6 +2,7 @@
 its site's settings, MTT's events move it forward, and the call record settles it once."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from dialer_helpers import attempts_of
 
@@ -12,6 +13,7 @@ from app.services import dialer
 ANNA, BORIS, VERA = "+79990000001", "+79990000002", "+79990000003"
 
 
+@pytest.mark.backends
 def test_in_turn_the_busy_first_line_is_skipped_and_the_second_answers(served_app, sandbox, make_shop,
                                                                       request_call, settle):
     shop = make_shop([("Anna", ANNA), ("Boris", BORIS)], settings={"ring_timeout_s": 15})

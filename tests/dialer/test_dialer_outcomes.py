@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from dialer_helpers import attempts_of, request_row
 from helpers import top_up
@@ -105,6 +106,7 @@ def test_sms_after_the_call_without_the_managers_name_when_the_line_says_no(serv
     assert "Anna" not in sms.body_text
 
 
+@pytest.mark.backends
 def test_duplicated_and_late_events_charge_once_and_never_step_back(served_app, sandbox, make_shop, request_call,
                                                                    settle):
     shop = make_shop([("Anna", ANNA)], settings={"is_sms_after_call": True})
@@ -128,6 +130,7 @@ def test_duplicated_and_late_events_charge_once_and_never_step_back(served_app, 
     assert len(sandbox.calls) == 1
 
 
+@pytest.mark.backends
 def test_a_negative_balance_makes_the_request_passive_emailed_and_never_dialed(served_app, sandbox, make_shop,
                                                                             request_call, mailbox):
     shop = make_shop([("Anna", ANNA)])
@@ -162,6 +165,7 @@ def test_a_request_stored_passive_after_the_rent_ended_is_forwarded_by_email(ser
     assert len(notifications(served_app, "passive_request")) == 1 and sandbox.calls == {}
 
 
+@pytest.mark.backends
 def test_an_unknown_start_is_kept_and_never_dialed_again(served_app, sandbox, make_shop, request_call):
     shop = make_shop([("Anna", ANNA)])
     sandbox.set_rule(CLIENT, talk_s=300)
@@ -177,6 +181,7 @@ def test_an_unknown_start_is_kept_and_never_dialed_again(served_app, sandbox, ma
     assert [body["method"] for body in sandbox.rpc_log].count("makeCallBackCallFollowme") == 1
 
 
+@pytest.mark.backends
 def test_one_call_at_a_time_per_number_across_accounts(served_app, sandbox, make_shop, request_call, settle):
     first_shop = make_shop([("Anna", ANNA)])
     second_shop = make_shop([("Boris", BORIS)])
