@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from app.db import insert, utcnow
 from app.extensions import db
 from app.models import (
+    Account,
     CallAttempt,
     CallbackRequest,
     CallRecord,
@@ -306,8 +307,13 @@ def _missed_call_email(request: CallbackRequest, attempt: CallAttempt | None, ou
     outbox.queue_email("missed_call", settings.missed_call_email,
                        {"callback": request, "site": site, "outcome": outcome,
                         "at": request.created_at},
-                       locale=settings.language, account_id=request.account_id,
+                       locale=_account_locale(request.account_id), account_id=request.account_id,
                        dedup_key=f"missed:{request.id}")
+
+
+def _account_locale(account_id: int) -> str:
+    """E-mails to the company are in its account's language (the site's language is the visitors')."""
+    return db.session.scalar(sa.select(Account.locale).where(Account.id == account_id)) or "ru"
 
 
 # --- passive mode ----------------------------------------------------------------------------------------------
@@ -325,8 +331,7 @@ def forward_passive(request: CallbackRequest) -> bool:
         log.warning("passive request %s: account %s has no owner to e-mail", request.id, request.account_id)
         return False
     site = db.session.get(Site, request.site_id)
-    language = site_settings.effective_settings(request.account_id, request.site_id).language
     return outbox.queue_email("passive_request", recipient, {"callback": request, "site": site,
                                                              "at": request.created_at},
-                              locale=language, account_id=request.account_id,
+                              locale=_account_locale(request.account_id), account_id=request.account_id,
                               dedup_key=f"passive:{request.id}") is not None
