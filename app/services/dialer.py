@@ -10,6 +10,7 @@ waits on the provider, see `dialer.tasks.dialer`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from app.models import (
     User,
     manager_line_site,
 )
-from app.services import DomainError, charges, outbox, site_settings, telephony
+from app.services import DomainError, charges, outbox, schedule, site_settings, telephony
 from app.services.tariffs import Leg
 from dialer.providers import prompts
 from dialer.providers.base import CallbackPlan, ManagerLeg
@@ -335,3 +336,76 @@ def forward_passive(request: CallbackRequest) -> bool:
                                                              "at": request.created_at},
                               locale=_account_locale(request.account_id), account_id=request.account_id,
                               dedup_key=f"passive:{request.id}") is not None
+
+
+# --- the dispatcher and the reconciler (issue 7, parts 3 and 6) --------------------------------------------------
+
+def due_scheduled_ids(now, limit: int = 500) -> list[int]:
+    """`scheduled` requests whose time has come, soonest first."""
+    return list(db.session.scalars(
+        sa.select(CallbackRequest.id).where(CallbackRequest.status == S.SCHEDULED,
+                                            CallbackRequest.scheduled_for <= now)
+        .order_by(CallbackRequest.scheduled_for, CallbackRequest.id).limit(limit)))
+
+
+def dispatch(request_id: int, now) -> str:
+    """A due `scheduled` request: `queued` when its site is open now (the caller enqueues the dial after commit);
+    when the site is closed (a delay made it due at night) it is moved to the next opening in the site's time
+    zone, never called at night; with no opening in the next week it is `expired`.
+    Returns queued | rescheduled | expired | skipped (another run moved it first)."""
+    request = db.session.get(CallbackRequest, request_id)
+    if request is None or request.status != S.SCHEDULED:
+        return "skipped"
+    settings = site_settings.effective_settings(request.account_id, request.site_id)
+    if schedule.is_open(settings, now):
+        return "queued" if advance_request(request_id, S.QUEUED) else "skipped"
+    opening = schedule.next_opening(settings, now)
+    if opening is None:
+        return "expired" if advance_request(request_id, S.EXPIRED) else "skipped"
+    moved = db.session.execute(
+        sa.update(CallbackRequest)
+        .where(CallbackRequest.id == request_id, CallbackRequest.status == S.SCHEDULED)
+        .values(scheduled_for=opening).execution_options(synchronize_session=False)).rowcount
+    if moved:
+        log.info("request %s due at night: moved to %s", request_id, opening.isoformat())
+    return "rescheduled" if moved else "skipped"
+
+
+def _waiting_since(cutoff):
+    """Requests that became dialable (`received`, or `queued`: when queued) before `cutoff` and have no attempt."""
+    has_attempt = sa.select(CallAttempt.id).where(CallAttempt.request_id == CallbackRequest.id).exists()
+    became_dialable = sa.or_(
+        sa.and_(CallbackRequest.status_changed_at.is_(None), CallbackRequest.created_at < cutoff),
+        CallbackRequest.status_changed_at < cutoff)
+    return sa.and_(CallbackRequest.status.in_((S.RECEIVED, S.QUEUED)), ~has_attempt, became_dialable)
+
+
+def expirable_ids(now, expire_after_s: int, limit: int = 500) -> list[int]:
+    """Requests that can no longer be called in time: dialable for longer than `expire_after_s`, never started."""
+    cutoff = now - dt.timedelta(seconds=expire_after_s)
+    return list(db.session.scalars(sa.select(CallbackRequest.id).where(_waiting_since(cutoff))
+                                   .order_by(CallbackRequest.id).limit(limit)))
+
+
+def stuck_ids(now, stuck_after_s: int, limit: int = 500) -> list[int]:
+    """Requests left `received`/`queued` with no attempt for longer than `stuck_after_s` (a lost task, or the
+    number was busy with another call: X1) whose site is open now (a stuck request is never dialed at night)."""
+    cutoff = now - dt.timedelta(seconds=stuck_after_s)
+    rows = db.session.execute(sa.select(CallbackRequest.id, CallbackRequest.account_id, CallbackRequest.site_id)
+                              .where(_waiting_since(cutoff)).order_by(CallbackRequest.id).limit(limit)).all()
+    return [row.id for row in rows
+            if schedule.is_open(site_settings.effective_settings(row.account_id, row.site_id), now)]
+
+
+ATTEMPT_IN_PROGRESS = ("created", "dialing", "manager_answered", "connected")
+
+
+def unsettled_attempts(now, settle_after_s: int, limit: int = 500) -> list[tuple[int, str | None]]:
+    """(attempt id, provider call id) of attempts still in progress `settle_after_s` after they were created:
+    their call record is to be fetched. A call id of None: the start's outcome is unknown and no event taught
+    the id yet, so there is nothing to ask and nothing may be redialed."""
+    cutoff = now - dt.timedelta(seconds=settle_after_s)
+    rows = db.session.execute(sa.select(CallAttempt.id, CallAttempt.provider_call_id)
+                              .where(CallAttempt.status.in_(ATTEMPT_IN_PROGRESS), CallAttempt.created_at < cutoff)
+                              .order_by(CallAttempt.id).limit(limit)).all()
+    return [(row.id, row.provider_call_id) for row in rows]

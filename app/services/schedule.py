@@ -53,3 +53,15 @@ def is_bookable(settings: SiteSettings, at: dt.datetime, now: dt.datetime) -> bo
     """A time the visitor may choose: in working hours, not in the past, within the booking horizon."""
     horizon = now + dt.timedelta(days=SLOT_DAYS + 1)
     return now <= at <= horizon and is_open(settings, at)
+
+
+def next_opening(settings: SiteSettings, at: dt.datetime) -> dt.datetime | None:
+    """The first moment from `at` on when the site is open, in UTC (`at` itself when open then); None when the
+    schedule has no working hours in the next week (D8: a delayed call waits for the opening, never at night)."""
+    zone = zoneinfo.ZoneInfo(settings.timezone)
+    local = at.astimezone(zone)
+    for offset in range(SLOT_DAYS + 1):
+        hours = _hours(settings, local.date() + dt.timedelta(days=offset))
+        if hours is not None and local < hours[1]:
+            return max(hours[0], local).astimezone(dt.UTC)
+    return None

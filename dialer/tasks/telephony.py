@@ -11,13 +11,16 @@ log = logging.getLogger(__name__)
 
 
 @task("dialer.attempt_event")
-def attempt_event(attempt_id: int) -> bool:
+def attempt_event(attempt_id: int, is_sweep: bool = False) -> bool:
     """Look at the attempt after a new event. Idempotent: it reads the stored events, not the one that woke it.
 
     The answer events move the attempt and its request forward (guarded: a late one moves nothing). Once an
     `end_*` event arrived, the provider's call record is fetched and stored; when it is final the attempt is
     settled (`dialer.finish_attempt`: outcome, charge once, SMS and e-mail). A record not final yet is stored
     and refreshed by a later run. Returns whether a record was stored.
+
+    `is_sweep` (the reconciler): ask for the record even with no end event stored (it may have been lost);
+    a call still in progress has a record that is not final, which settles nothing.
     """
     attempt = db.session.get(CallAttempt, attempt_id)
     if attempt is None:
@@ -28,7 +31,7 @@ def attempt_event(attempt_id: int) -> bool:
         dialer.advance_request(attempt.request_id, RequestStatus.CONNECTED)
     is_ended = telephony.has_ended(attempt_id)
     db.session.commit()  # no transaction open while MTT is asked for the record
-    if not is_ended:
+    if not (is_ended or is_sweep):
         return False
     try:
         record = telephony.refresh_call_record(attempt_id)

@@ -26,3 +26,18 @@ def attempts_of(app, request_id: int) -> list[CallAttempt]:
 def site_count(app, account_id: int) -> int:
     with app.app_context():
         return db.session.scalar(sa.select(sa.func.count()).select_from(Site).where(Site.account_id == account_id))
+
+
+def stored_request(app, shop, *, status: str = "scheduled", scheduled_for=None, phone: str = "+79995550000",
+                   created_at=None) -> int:
+    """A request row written directly (as the API stores one), for times the API would refuse now."""
+    from app.db import utcnow
+
+    with app.app_context():
+        row = CallbackRequest(account_id=shop.account_id, site_id=shop.site_id, phone=phone, country="RU",
+                              mode="scheduled" if scheduled_for else "instant", status=status,
+                              scheduled_for=scheduled_for, status_token_hash="0" * 64, ip="10.0.0.1",
+                              created_at=created_at or utcnow())
+        db.session.add(row)
+        db.session.commit()
+        return row.id

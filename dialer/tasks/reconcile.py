@@ -1,0 +1,108 @@
+"""The dialer's periodic work: the dispatcher of scheduled requests (D8, W12) and the reconciler that recovers
+what a lost task, a lost event or a record not final yet left behind (ARCHITECTURE: Huey is at-most-once, the
+database is the source of truth). Both are single-flight (a Huey lock) and safe to overlap anyway: every move is
+a guarded transition, and only the run that moved a request enqueues its dial."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+
+from flask import current_app
+from huey import crontab
+from huey.exceptions import TaskLockedException
+
+from app.db import utcnow
+from app.extensions import db
+from app.models import RequestStatus
+from app.services import dialer
+from dialer.huey_app import huey, periodic_task, task
+from dialer.tasks import dialing, telephony
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _single_flight(name: str):
+    """Run the body unless another run of `name` holds the lock (then yield False). A lock left by a killed
+    worker is cleared when the scheduling consumer starts (`flush_locks`, dialer.main)."""
+    lock = huey.lock_task(name)
+    try:
+        lock.__enter__()
+    except TaskLockedException:
+        log.info("%s: another run is in progress", name)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.__exit__(None, None, None)
+
+
+@periodic_task("dialer.dispatch_tick", crontab(minute="*"))
+def dispatch_tick() -> int:
+    """Huey's periodic tasks run once a minute: this one schedules the dispatcher every
+    DIALER_DISPATCH_EVERY_S seconds within the minute (seconds ahead, never hours)."""
+    every = max(1, int(current_app.config["DIALER_DISPATCH_EVERY_S"]))
+    runs = 0
+    for delay in range(0, 60, every):
+        if delay:
+            dispatch_due.schedule(delay=delay)
+        else:
+            dispatch_due()
+        runs += 1
+    return runs
+
+
+@task("dialer.dispatch_due")
+def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
+    """Scheduled requests whose time has come: `queued` and dialed (enqueued after commit), or moved to the
+    site's next opening when they are due while it is closed. Returns counts by what happened."""
+    counts: dict[str, int] = {}
+    with _single_flight("dialer.dispatch") as is_ours:
+        if not is_ours:
+            return counts
+        now = now or utcnow()
+        for request_id in dialer.due_scheduled_ids(now):
+            done = dialer.dispatch(request_id, now)
+            db.session.commit()
+            if done == "queued":
+                dialing.enqueue(request_id)
+            counts[done] = counts.get(done, 0) + 1
+    return counts
+
+
+@periodic_task("dialer.reconcile", crontab(minute="*"))
+def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
+    """Once a minute: expire what can no longer be called in time, re-enqueue requests left waiting with no
+    attempt (a lost task, a busy number), and ask MTT for the record of calls still in progress (a lost end
+    event, or a record not final at the end event) through `dialer.attempt_event`, which settles and charges
+    once. An attempt whose start is unknown is never redialed: it is settled only once its call id is known."""
+    counts = {"expired": 0, "requeued": 0, "records_asked": 0, "unknown_without_call_id": 0}
+    with _single_flight("dialer.reconcile") as is_ours:
+        if not is_ours:
+            return counts
+        config = current_app.config
+        now = now or utcnow()
+        for request_id in dialer.expirable_ids(now, config["DIALER_EXPIRE_AFTER_S"]):
+            counts["expired"] += dialer.advance_request(request_id, RequestStatus.EXPIRED)
+            db.session.commit()
+        stuck = dialer.stuck_ids(now, config["DIALER_STUCK_AFTER_S"])
+        attempts = dialer.unsettled_attempts(now, config["DIALER_SETTLE_AFTER_S"])
+        db.session.rollback()  # nothing open while tasks run
+        for request_id in stuck:
+            dialing.enqueue(request_id)
+            counts["requeued"] += 1
+        for attempt_id, call_id in attempts:
+            if call_id is None:
+                log.warning("attempt %s: start outcome unknown and no call id learnt yet; not redialed", attempt_id)
+                counts["unknown_without_call_id"] += 1
+                continue
+            try:
+                telephony.attempt_event(attempt_id, True)
+            except Exception:
+                log.exception("could not enqueue dialer.attempt_event for attempt %s", attempt_id)
+            counts["records_asked"] += 1
+    if any(counts.values()):
+        log.info("dialer.reconcile: %s", counts)
+    return counts
