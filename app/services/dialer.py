@@ -29,6 +29,7 @@ from app.models import (
     CallRecord,
     DialerTransition,
     ManagerLine,
+    Notification,
     ProviderPrompt,
     RequestStatus,
     Role,
@@ -409,3 +410,17 @@ def unsettled_attempts(now, settle_after_s: int, limit: int = 500) -> list[tuple
                               .where(CallAttempt.status.in_(ATTEMPT_IN_PROGRESS), CallAttempt.created_at < cutoff)
                               .order_by(CallAttempt.id).limit(limit)).all()
     return [(row.id, row.provider_call_id) for row in rows]
+
+
+def unforwarded_passive_ids(now, stuck_after_s: int, window_s: int, limit: int = 500) -> list[int]:
+    """`passive` requests stored by the API whose forwarding task was lost: no `passive:<id>` e-mail yet,
+    older than `stuck_after_s`, younger than `window_s` (an account with no owner to e-mail is not retried
+    for ever)."""
+    forwarded = sa.select(Notification.id).where(
+        Notification.dedup_key == sa.literal("passive:") + sa.cast(CallbackRequest.id, sa.String)).exists()
+    return list(db.session.scalars(
+        sa.select(CallbackRequest.id)
+        .where(CallbackRequest.status == S.PASSIVE, ~forwarded,
+               CallbackRequest.created_at < now - dt.timedelta(seconds=stuck_after_s),
+               CallbackRequest.created_at >= now - dt.timedelta(seconds=window_s))
+        .order_by(CallbackRequest.id).limit(limit)))

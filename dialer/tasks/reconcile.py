@@ -74,11 +74,13 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
 
 @periodic_task("dialer.reconcile", crontab(minute="*"))
 def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
-    """Once a minute: expire what can no longer be called in time, re-enqueue requests left waiting with no
-    attempt (a lost task, a busy number), and ask MTT for the record of calls still in progress (a lost end
-    event, or a record not final at the end event) through `dialer.attempt_event`, which settles and charges
-    once. An attempt whose start is unknown is never redialed: it is settled only once its call id is known."""
-    counts = {"expired": 0, "requeued": 0, "records_asked": 0, "unknown_without_call_id": 0}
+    """Once a minute: expire what can no longer be called in time; re-enqueue requests left waiting with no
+    attempt (a lost task, a busy number) and passive ones not forwarded yet; ask MTT for the record of calls
+    still in progress (a lost end event, or a record not final at the end event) through
+    `dialer.attempt_event`, which settles and charges once. An attempt whose start is unknown is never
+    redialed: it is settled only once its call id is known (learnt from the call's own events)."""
+    counts = {"expired": 0, "requeued": 0, "passive_forwarded": 0, "records_asked": 0,
+              "unknown_without_call_id": 0}
     with _single_flight("dialer.reconcile") as is_ours:
         if not is_ours:
             return counts
@@ -88,11 +90,15 @@ def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
             counts["expired"] += dialer.advance_request(request_id, RequestStatus.EXPIRED)
             db.session.commit()
         stuck = dialer.stuck_ids(now, config["DIALER_STUCK_AFTER_S"])
+        passive = dialer.unforwarded_passive_ids(now, config["DIALER_STUCK_AFTER_S"], config["DIALER_EXPIRE_AFTER_S"])
         attempts = dialer.unsettled_attempts(now, config["DIALER_SETTLE_AFTER_S"])
         db.session.rollback()  # nothing open while tasks run
         for request_id in stuck:
             dialing.enqueue(request_id)
             counts["requeued"] += 1
+        for request_id in passive:  # `plan_and_dial` forwards a stored passive request by e-mail, once
+            dialing.enqueue(request_id)
+            counts["passive_forwarded"] += 1
         for attempt_id, call_id in attempts:
             if call_id is None:
                 log.warning("attempt %s: start outcome unknown and no call id learnt yet; not redialed", attempt_id)

@@ -118,7 +118,7 @@ def request_call(served_app, fresh_limits):
 @pytest.fixture
 def settle(served_app, sandbox):
     """Callable: wait for the request's calls to end in the sandbox, then run `dialer.attempt_event` once more
-    for each attempt, as the reconciler will (MTT's end events come before its record has a cost)."""
+    for each attempt, as `dialer.reconcile` does (MTT's end events come before its record has a cost)."""
     from dialer.tasks.telephony import attempt_event
 
     def run(request_id: int) -> CallbackRequest:

@@ -11,10 +11,11 @@ from dialer_helpers import attempts_of, request_row, stored_request
 
 from app.db import utcnow
 from app.extensions import db
-from app.models import LedgerTransaction, RequestStatus
+from app.models import LedgerTransaction, Notification, RequestStatus
 from app.services import dialer
+from dialer.huey_app import huey
 from dialer.tasks.dialing import plan_and_dial
-from dialer.tasks.reconcile import reconcile
+from dialer.tasks.reconcile import dispatch_due, reconcile
 
 ANNA, BORIS = "+79990000001", "+79990000002"
 CLIENT = "+79995550000"
@@ -172,3 +173,28 @@ def test_a_stuck_request_is_not_dialed_while_its_site_is_closed(served_app, sand
     assert reconcile.call_local(now=later(2))["requeued"] == 0
     assert reconcile.call_local(now=later(40))["expired"] == 1
     assert request_row(served_app, request_id).status == "expired" and sandbox.calls == {}
+
+
+def test_a_passive_request_whose_forwarding_task_was_lost_is_emailed_once(served_app, sandbox, make_shop):
+    shop = make_shop([("Anna", ANNA)])
+    request_id = stored_request(served_app, shop, status="passive")
+
+    assert reconcile.call_local()["passive_forwarded"] == 0
+    assert reconcile.call_local(now=later(2))["passive_forwarded"] == 1
+    assert reconcile.call_local(now=later(2))["passive_forwarded"] == 0
+
+    with served_app.app_context():
+        keys = list(db.session.scalars(sa.select(Notification.dedup_key).where(Notification.kind == "passive_request")))
+    assert keys == [f"passive:{request_id}"] and sandbox.calls == {}
+
+
+def test_the_reconciler_and_the_dispatcher_are_single_flight(served_app, sandbox, make_shop):
+    shop = make_shop([("Anna", ANNA)])
+    lost_request(served_app, shop)
+    stored_request(served_app, shop, scheduled_for=utcnow() - dt.timedelta(minutes=1), phone="+79995550001")
+
+    with huey.lock_task("dialer.reconcile"), huey.lock_task("dialer.dispatch"):  # another run in progress
+        assert not any(reconcile.call_local(now=later(2)).values())
+        assert dispatch_due.call_local() == {}
+    assert sandbox.calls == {}
+    assert reconcile.call_local(now=later(2))["requeued"] == 1
