@@ -22,21 +22,25 @@ from dialer.tasks import dialing, telephony
 log = logging.getLogger(__name__)
 
 
+# Made at import so the scheduling consumer knows their keys and clears a lock left by a killed worker when it
+# starts (`flush_locks`, dialer.main); Huey only flushes the locks it has seen.
+DISPATCH_LOCK = huey.lock_task("dialer.dispatch")
+RECONCILE_LOCK = huey.lock_task("dialer.reconcile")
+
+
 @contextlib.contextmanager
-def _single_flight(name: str):
-    """Run the body unless another run of `name` holds the lock (then yield False). A lock left by a killed
-    worker is cleared when the scheduling consumer starts (`flush_locks`, dialer.main)."""
-    lock = huey.lock_task(name)
+def _single_flight(lock):
+    """Run the body unless another run holds `lock` (then yield False)."""
     try:
-        lock.__enter__()
+        lock.acquire()
     except TaskLockedException:
-        log.info("%s: another run is in progress", name)
+        log.info("%s: another run is in progress", lock._name)
         yield False
         return
     try:
         yield True
     finally:
-        lock.__exit__(None, None, None)
+        lock.release()
 
 
 @periodic_task("dialer.dispatch_tick", crontab(minute="*"))
@@ -59,7 +63,7 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
     """Scheduled requests whose time has come: `queued` and dialed (enqueued after commit), or moved to the
     site's next opening when they are due while it is closed. Returns counts by what happened."""
     counts: dict[str, int] = {}
-    with _single_flight("dialer.dispatch") as is_ours:
+    with _single_flight(DISPATCH_LOCK) as is_ours:
         if not is_ours:
             return counts
         now = now or utcnow()
@@ -81,7 +85,7 @@ def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
     redialed: it is settled only once its call id is known (learnt from the call's own events)."""
     counts = {"expired": 0, "requeued": 0, "passive_forwarded": 0, "records_asked": 0,
               "unknown_without_call_id": 0}
-    with _single_flight("dialer.reconcile") as is_ours:
+    with _single_flight(RECONCILE_LOCK) as is_ours:
         if not is_ours:
             return counts
         config = current_app.config

@@ -198,3 +198,25 @@ def test_the_reconciler_and_the_dispatcher_are_single_flight(served_app, sandbox
         assert dispatch_due.call_local() == {}
     assert sandbox.calls == {}
     assert reconcile.call_local(now=later(2))["requeued"] == 1
+
+
+def test_the_locks_are_known_to_the_consumer_so_a_killed_workers_lock_is_flushed(served_app):
+    from dialer.tasks.reconcile import DISPATCH_LOCK, RECONCILE_LOCK
+
+    RECONCILE_LOCK.acquire()  # as left by a worker killed mid-run
+    DISPATCH_LOCK.acquire()
+    flushed = huey.flush_locks()
+    assert {"dialer.reconcile", "dialer.dispatch"} <= flushed
+    assert not RECONCILE_LOCK.is_locked() and not DISPATCH_LOCK.is_locked()
+
+
+def test_the_tick_dispatches_now_and_schedules_the_rest_of_the_minute(served_app, sandbox, make_shop):
+    from dialer.tasks.reconcile import dispatch_tick
+
+    shop = make_shop([("Anna", ANNA)])
+    request_id = stored_request(served_app, shop, scheduled_for=utcnow() - dt.timedelta(seconds=1))
+
+    assert dispatch_tick.call_local() == 60 // served_app.config["DIALER_DISPATCH_EVERY_S"]
+
+    assert request_row(served_app, request_id).status != "scheduled"
+    assert makecallback_count(sandbox) == 1
