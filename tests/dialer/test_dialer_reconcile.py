@@ -175,6 +175,7 @@ def test_a_stuck_request_is_not_dialed_while_its_site_is_closed(served_app, sand
     assert request_row(served_app, request_id).status == "expired" and sandbox.calls == {}
 
 
+@pytest.mark.backends
 def test_a_passive_request_whose_forwarding_task_was_lost_is_emailed_once(served_app, sandbox, make_shop):
     shop = make_shop([("Anna", ANNA)])
     request_id = stored_request(served_app, shop, status="passive")
