@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import Account, Department, LedgerAccount, LedgerEntry, LedgerTransaction, ManagerLine
 from app.services import accounts, ledger, permissions, rent, site_settings, sites
@@ -96,27 +97,49 @@ def _demo_site(account):
     return sites.create_site(account, "Demo site", origins)
 
 
-DEMO_LINES = [("Анна", "+79161234567"), ("Борис", "+79261234567"), ("Вера", "+74951234567")]
+# The demo's manager lines: (name, number, department, is_routed_by_department, is_name_in_sms). The MTT sandbox
+# `make run` starts answers every number except those in DEMO_SANDBOX_RULES, so "Отдел продаж" (and "any office")
+# is answered by Анна and the visitor talks to her; "Склад" rings one line that never answers: the missed-call
+# e-mail. Tests load the same rules into their sandbox (tests/dialer/test_demo_seed_dials.py).
+DEMO_SALES, DEMO_WAREHOUSE = "Отдел продаж", "Склад"
+DEMO_LINES = [("Анна", "+79161234567", DEMO_SALES, False, True),
+              ("Борис", "+79261234567", DEMO_SALES, False, False),
+              ("Вера", "+74951234567", DEMO_SALES, False, False),
+              ("Дежурный склада", "+74957654321", DEMO_WAREHOUSE, True, False)]
+DEMO_SANDBOX_RULES = PROJECT_ROOT / "dialer" / "sandbox" / "demo_rules.json"
 ALWAYS_OPEN = {day: {"is_open": True, "opens_at": "00:00:00", "closes_at": "00:00:00"}
                for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
-def _demo_setup(account, site) -> None:
-    """Manager lines, a department, a 24/7 schedule, a missed-call address, and one feature opened."""
-    department = db.session.scalar(sa.select(Department).where(Department.account_id == account.id))
+def _demo_department(account, name: str):
+    department = db.session.scalar(sa.select(Department).where(Department.account_id == account.id,
+                                                              Department.name == name))
     if department is None:
-        department = Department(account_id=account.id, name="Отдел продаж")
+        department = Department(account_id=account.id, name=name)
         db.session.add(department)
-    known = set(db.session.scalars(sa.select(ManagerLine.number).where(ManagerLine.account_id == account.id)))
-    for name, number in DEMO_LINES:
-        if number not in known:
-            line = ManagerLine(account_id=account.id, number=number, manager_name=name, department=department)
+        db.session.flush()
+    return department
+
+
+def _demo_setup(account, site) -> None:
+    """Manager lines in two departments offered as offices, a 24/7 schedule, the SMS after a call (D10), a
+    missed-call address (D12), and one feature opened. Lines already there keep their number and get the demo's
+    department and flags back."""
+    departments = {name: _demo_department(account, name) for name in (DEMO_SALES, DEMO_WAREHOUSE)}
+    known = {line.number: line for line in db.session.scalars(
+        sa.select(ManagerLine).where(ManagerLine.account_id == account.id))}
+    for name, number, department, is_routed, is_name_in_sms in DEMO_LINES:
+        line = known.get(number)
+        if line is None:
+            line = ManagerLine(account_id=account.id, number=number, manager_name=name)
             db.session.add(line)
-            check_line(line)
+        line.department = departments[department]
+        line.is_routed_by_department, line.is_name_in_sms, line.is_active = is_routed, is_name_in_sms, True
+        check_line(line)
     db.session.flush()
-    site_settings.save(account.id, site.id, {"schedule": ALWAYS_OPEN, "missed_call_email": DEMO_EMAILS["client"],
-                                             "is_office_choice_offered": True,
-                                             "offered_department_ids": [department.id]})
+    site_settings.save(account.id, site.id, {
+        "schedule": ALWAYS_OPEN, "missed_call_email": DEMO_EMAILS["client"], "is_sms_after_call": True,
+        "is_office_choice_offered": True, "offered_department_ids": [d.id for d in departments.values()]})
     permissions.set_account_permission(account.id, "widget.design.edit", True)
 
 
