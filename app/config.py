@@ -100,11 +100,14 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         # The dialer's periodic work (issue 7, parts 3 and 6): the dispatcher of scheduled requests runs every
         # DIALER_DISPATCH_EVERY_S (a divisor of 60); the reconciler re-enqueues a request left `received`/`queued`
         # with no attempt after DIALER_STUCK_AFTER_S, asks MTT for the record of a call in progress for
-        # DIALER_SETTLE_AFTER_S, and expires a request not dialed within DIALER_EXPIRE_AFTER_S.
+        # DIALER_SETTLE_AFTER_S, and expires a request not dialed within DIALER_EXPIRE_AFTER_S. An attempt whose
+        # start is unknown and whose call id never arrived is given up (failed, not charged, never redialed)
+        # after DIALER_ABANDON_AFTER_S, longer than the longest call (4 h at most).
         "DIALER_DISPATCH_EVERY_S": int(env.get("DIALER_DISPATCH_EVERY_S") or 10),
         "DIALER_STUCK_AFTER_S": int(env.get("DIALER_STUCK_AFTER_S") or 60),
         "DIALER_SETTLE_AFTER_S": int(env.get("DIALER_SETTLE_AFTER_S") or 60),
         "DIALER_EXPIRE_AFTER_S": int(env.get("DIALER_EXPIRE_AFTER_S") or 1800),
+        "DIALER_ABANDON_AFTER_S": int(env.get("DIALER_ABANDON_AFTER_S") or 5 * 3600),
         # Mail (Flask-Mailman names). The embedded default is the local catcher started by `make run`.
         "MAIL_BACKEND": "smtp",  # also under TESTING: tests talk to a real SMTP server
         "MAIL_SERVER": env.get("MAIL_SERVER") or "127.0.0.1",

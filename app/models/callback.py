@@ -34,6 +34,7 @@ class CallbackRequest(db.Model):
     __table_args__ = (
         sa.Index("ix_callback_request_site_created", "site_id", "created_at"),
         sa.Index("ix_callback_request_status_scheduled", "status", "scheduled_for"),
+        sa.Index("ix_callback_request_retry_at", "retry_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,6 +48,7 @@ class CallbackRequest(db.Model):
     reject_reason: Mapped[str | None] = mapped_column(sa.String(32))
     mode: Mapped[str] = mapped_column(sa.String(12))
     scheduled_for: Mapped[dt.datetime | None]
+    retry_at: Mapped[dt.datetime | None]  # X3: when the visitor who did not answer is called again (attempt 2)
     duration_s: Mapped[int | None]
     answered_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("manager_line.id", ondelete="SET NULL"))
     status_changed_at: Mapped[dt.datetime | None]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import zoneinfo
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -38,10 +39,10 @@ from app.models import (
     User,
     manager_line_site,
 )
-from app.services import DomainError, charges, outbox, schedule, site_settings, telephony
+from app.services import DomainError, charges, outbox, phones, schedule, site_settings, telephony
 from app.services.tariffs import Leg
 from dialer.providers import prompts
-from dialer.providers.base import CallbackPlan, ManagerLeg
+from dialer.providers.base import N_, CallbackPlan, ManagerLeg
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,8 @@ def finish_attempt(attempt_id: int) -> str | None:
                          Leg("client", request.phone, record.client_charged_s)],
                         provider_cost_kop=record.cost_kop if record.currency in (None, "RUB") else None,
                         at=attempt.started_at)
-    complete(request, attempt, outcome, duration_s=talk_s, answered_line_id=line_id)
+    if not (outcome == "client_no_answer" and schedule_retry(request, attempt)):
+        complete(request, attempt, outcome, duration_s=talk_s, answered_line_id=line_id)
     return outcome
 
 
@@ -279,9 +281,25 @@ def complete(request: CallbackRequest, attempt: CallAttempt | None, outcome: str
     settings = site_settings.effective_settings(request.account_id, request.site_id)
     if outcome == "success" and settings.is_sms_after_call:
         _sms_after_call(request, attempt, settings.language, answered_line_id)
+    if outcome == "client_no_answer" and settings.is_client_retried:
+        _sms_invite(request, attempt, settings.language)
     if outcome in MISSED_OUTCOMES and settings.missed_call_email:
         _missed_call_email(request, attempt, outcome, settings)
+    if attempt is not None and settings.sms_report_numbers:
+        _sms_reports(request, attempt, outcome, settings, duration_s, answered_line_id)
     return True
+
+
+def _charged_sms(request: CallbackRequest, attempt: CallAttempt | None, kind: str, destination: str, text: str,
+                 dedup_key: str) -> None:
+    """An SMS about `request` for delivery after commit, linked to it and charged once (`sms:<id>`)."""
+    notification = outbox.queue_sms(kind, destination, text, account_id=request.account_id, dedup_key=dedup_key)
+    if notification is None:
+        return
+    sms = db.session.scalar(sa.select(SmsMessage).where(SmsMessage.notification_id == notification.id))
+    sms.request_id, sms.attempt_id = request.id, attempt.id if attempt else None
+    db.session.flush()
+    charges.charge_sms(request.account_id, sms.id)
 
 
 def _sms_after_call(request: CallbackRequest, attempt: CallAttempt | None, language: str,
@@ -293,14 +311,35 @@ def _sms_after_call(request: CallbackRequest, attempt: CallAttempt | None, langu
             text = _("Thank you for your request! You talked to %(name)s.", name=line.manager_name)
         else:
             text = _("Thank you for your request! We are glad to help you again.")
-    notification = outbox.queue_sms("call_followup", request.phone, text, account_id=request.account_id,
-                                    dedup_key=f"followup:{request.id}")
-    if notification is None:
-        return
-    sms = db.session.scalar(sa.select(SmsMessage).where(SmsMessage.notification_id == notification.id))
-    sms.request_id, sms.attempt_id = request.id, attempt.id if attempt else None
-    db.session.flush()
-    charges.charge_sms(request.account_id, sms.id)
+    _charged_sms(request, attempt, "call_followup", request.phone, text, f"followup:{request.id}")
+
+
+def _sms_invite(request: CallbackRequest, attempt: CallAttempt | None, language: str) -> None:
+    """X3: the visitor did not answer (twice, or once when the retry could not be made): a "call me" link."""
+    site = db.session.get(Site, request.site_id)
+    link = request.page_url or (site.domains[0] if site.domains else site.name)
+    with force_locale(language):
+        text = _("We could not reach you. Ask for a free call again: %(link)s", link=link)
+    _charged_sms(request, attempt, "call_invite", request.phone, text, f"invite:{request.id}")
+
+
+OUTCOME_WORDS = {"success": N_("talked"), "manager_no_answer": N_("no manager answered"),
+                 "client_no_answer": N_("the visitor did not answer"), "failed": N_("not placed")}
+
+
+def _sms_reports(request: CallbackRequest, attempt: CallAttempt, outcome: str, settings, talk_s: int,
+                 line_id: int | None) -> None:
+    """D11: one quality report per finished call to each configured number, in the account's language."""
+    site = db.session.get(Site, request.site_id)
+    line = db.session.get(ManagerLine, line_id) if line_id else None
+    local = request.created_at.astimezone(zoneinfo.ZoneInfo(settings.timezone))
+    with force_locale(_account_locale(request.account_id)):
+        text = _("%(site)s %(time)s %(phone)s, manager: %(manager)s: %(outcome)s, %(talk)s s",
+                 site=site.name, time=local.strftime("%d.%m %H:%M"), phone=phones.display(request.phone),
+                 manager=(line.manager_name or line.number) if line else "—",
+                 outcome=_(OUTCOME_WORDS[outcome]), talk=talk_s)
+    for number in settings.sms_report_numbers:
+        _charged_sms(request, attempt, "quality_report", number, text, f"report:{request.id}:{number}")
 
 
 def _missed_call_email(request: CallbackRequest, attempt: CallAttempt | None, outcome: str, settings) -> None:
@@ -316,6 +355,95 @@ def _missed_call_email(request: CallbackRequest, attempt: CallAttempt | None, ou
 def _account_locale(account_id: int) -> str:
     """E-mails to the company are in its account's language (the site's language is the visitors')."""
     return db.session.scalar(sa.select(Account.locale).where(Account.id == account_id)) or "ru"
+
+
+# --- X3: the visitor who did not answer is called once more -------------------------------------------------
+
+RETRY_WAITS = (S.DIALING, S.MANAGER_ANSWERED, S.CONNECTED)  # a request between its attempts 1 and 2
+
+
+def schedule_retry(request: CallbackRequest, attempt: CallAttempt) -> bool:
+    """X3: attempt 1 ended with the visitor not answering. When the site asks for a retry and is still open
+    after the pause, the request waits for attempt 2 (`retry_at`, dialed by the dispatcher, no thread sleeps).
+    False: no retry; the caller completes the request."""
+    settings = site_settings.effective_settings(request.account_id, request.site_id)
+    at = utcnow() + dt.timedelta(seconds=settings.client_retry_delay_s)
+    if attempt.number != 1 or not settings.is_client_retried or not schedule.is_open(settings, at):
+        return False
+    moved = db.session.execute(
+        sa.update(CallbackRequest)
+        .where(CallbackRequest.id == request.id, CallbackRequest.status.in_(RETRY_WAITS),
+               CallbackRequest.retry_at.is_(None))
+        .values(retry_at=at).execution_options(synchronize_session=False)).rowcount
+    if moved:
+        db.session.add(DialerTransition(request_id=request.id, status="retry_scheduled", at=utcnow()))
+        db.session.flush()
+    return bool(moved)
+
+
+def _waits_for_retry():
+    second = sa.select(CallAttempt.id).where(CallAttempt.request_id == CallbackRequest.id,
+                                             CallAttempt.number == 2).exists()
+    return sa.and_(CallbackRequest.status.in_(RETRY_WAITS), CallbackRequest.retry_at.is_not(None), ~second)
+
+
+def due_retry_ids(now, limit: int = 500) -> list[int]:
+    """Requests whose attempt 2 is due and not made yet."""
+    return list(db.session.scalars(sa.select(CallbackRequest.id)
+                                   .where(_waits_for_retry(), CallbackRequest.retry_at <= now)
+                                   .order_by(CallbackRequest.retry_at, CallbackRequest.id).limit(limit)))
+
+
+def first_attempt(request_id: int) -> CallAttempt | None:
+    return db.session.scalar(sa.select(CallAttempt).where(CallAttempt.request_id == request_id,
+                                                          CallAttempt.number == 1))
+
+
+def give_up_retry(request: CallbackRequest) -> bool:
+    """No attempt 2 after all (the site closed, too late, the balance ran out): the request is completed with
+    attempt 1's outcome, and the visitor is invited by SMS to ask again."""
+    first = first_attempt(request.id)
+    return complete(request, first, "client_no_answer", answered_line_id=first.answered_line_id if first else None)
+
+
+def dispatch_retry(request_id: int, now, *, again_after_s: int, give_up_after_s: int) -> str:
+    """A due retry: "redial" (the caller enqueues `dialer.redial` after commit; `retry_at` moves `again_after_s`
+    ahead, so a lost task is enqueued again then and only the mover enqueues), "given_up" (the site is closed
+    now, or attempt 1 ended more than `give_up_after_s` ago), or "skipped" (another run moved it)."""
+    request = db.session.get(CallbackRequest, request_id)
+    if request is None or request.status not in RETRY_WAITS or request.retry_at is None or request.retry_at > now:
+        return "skipped"
+    first = first_attempt(request_id)
+    settings = site_settings.effective_settings(request.account_id, request.site_id)
+    ended_at = (first.status_changed_at if first else None) or request.retry_at
+    if not schedule.is_open(settings, now) or now - ended_at > dt.timedelta(seconds=give_up_after_s):
+        return "given_up" if give_up_retry(request) else "skipped"
+    moved = db.session.execute(
+        sa.update(CallbackRequest)
+        .where(CallbackRequest.id == request_id, CallbackRequest.retry_at == request.retry_at)
+        .values(retry_at=now + dt.timedelta(seconds=again_after_s))
+        .execution_options(synchronize_session=False)).rowcount
+    return "redial" if moved else "skipped"
+
+
+def abandoned_attempts(now, abandon_after_s: int, limit: int = 500) -> list[int]:
+    """Attempts whose start outcome is unknown and whose call id never arrived, created longer ago than any
+    call may last: MTT never told us of a call, so they are given up (never redialed)."""
+    cutoff = now - dt.timedelta(seconds=abandon_after_s)
+    return list(db.session.scalars(sa.select(CallAttempt.id)
+                                   .where(CallAttempt.status.in_(("created", "dialing")),
+                                          CallAttempt.provider_call_id.is_(None), CallAttempt.created_at < cutoff)
+                                   .order_by(CallAttempt.id).limit(limit)))
+
+
+def abandon(attempt_id: int) -> bool:
+    """Give up an attempt with no call id: `failed`, no charge, its number free again; the request `failed`."""
+    attempt = db.session.get(CallAttempt, attempt_id)
+    if attempt is None or not advance_attempt(attempt, "failed", outcome="failed", start_code="start_unknown"):
+        return False
+    log.warning("attempt %s: no word from the provider in time; given up, not charged", attempt_id)
+    complete(db.session.get(CallbackRequest, attempt.request_id), attempt, "failed")
+    return True
 
 
 # --- passive mode ----------------------------------------------------------------------------------------------

@@ -32,6 +32,14 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def display(e164_number: str) -> str:
+    """A stored E.164 number written for people (+7 999 555-00-00); as stored when it cannot be read."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164_number, None), PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164_number
+
+
 def region_of(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.region_code_for_number(number) or ""
 

@@ -260,6 +260,11 @@ class SiteSettings(BaseModel):
     is_sms_after_call: bool = Field(False, title=_l("SMS to the visitor after the call"),
                                     description=_l("With the manager's name when the manager's line says so."),
                                     json_schema_extra=_section(WIDGET_SETTINGS))
+    is_client_retried: bool = Field(False, title=_l("Call the visitor once more if they did not answer"),
+                                    description=_l("Then an SMS invites them to ask for a call again."),
+                                    json_schema_extra=_section(WIDGET_SETTINGS))
+    client_retry_delay_s: int = Field(60, ge=30, le=600, title=_l("Pause before calling the visitor again, s"),
+                                      json_schema_extra=_section(WIDGET_SETTINGS))
     missed_call_email: EmailStr | None = Field(None, title=_l("E-mail for missed calls"),
                                                json_schema_extra=_section(WIDGET_SETTINGS))
     design: Design = Field(default_factory=Design, title=_l("Design"), json_schema_extra=_section(WIDGET_DESIGN))

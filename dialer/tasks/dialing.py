@@ -32,11 +32,7 @@ def plan_and_dial(request_id: int) -> str:
     if request.status not in DIALABLE:
         db.session.rollback()
         return "skipped"
-    try:
-        gate = charges.may_dial(request.account_id, {"client": request.phone})
-    except TariffError as exc:
-        log.error("request %s not dialed: %s", request_id, exc)
-        gate = charges.Gate(False, exc.code, 0)
+    gate = _gate(request)
     if not gate.allowed:
         log.info("request %s is passive: %s", request_id, gate.reason)
         if dialer.advance_request(request.id, S.PASSIVE, mode="passive"):
@@ -44,7 +40,40 @@ def plan_and_dial(request_id: int) -> str:
         db.session.commit()
         return "passive"
     dialer.advance_request(request.id, S.QUEUED)
-    claim = dialer.claim_attempt(request)
+    return _dial(request, 1, gate)
+
+
+@task("dialer.redial")
+def redial(request_id: int) -> str:
+    """X3: attempt 2 of a request whose visitor did not answer attempt 1, once (the dispatcher enqueues it when
+    `retry_at` comes). A balance that no longer allows a call completes the request instead.
+
+    Returns: dialing | failed | unknown | number_busy | given_up | skipped.
+    """
+    request = db.session.get(CallbackRequest, request_id)
+    if request is None or request.status not in dialer.RETRY_WAITS or request.retry_at is None:
+        db.session.rollback()
+        return "skipped"
+    gate = _gate(request)
+    if not gate.allowed:
+        log.info("request %s not called again: %s", request_id, gate.reason)
+        dialer.give_up_retry(request)
+        db.session.commit()
+        return "given_up"
+    return _dial(request, 2, gate)
+
+
+def _gate(request: CallbackRequest) -> charges.Gate:
+    try:
+        return charges.may_dial(request.account_id, {"client": request.phone})
+    except TariffError as exc:
+        log.error("request %s not dialed: %s", request.id, exc)
+        return charges.Gate(False, exc.code, 0)
+
+
+def _dial(request: CallbackRequest, number: int, gate: charges.Gate) -> str:
+    """Claim attempt `number` (once per request; X1), build its plan, commit, then ask the provider to start."""
+    claim = dialer.claim_attempt(request, number)
     if claim.attempt is None:
         db.session.commit()
         return "skipped" if claim.reason == "attempted" else claim.reason
@@ -52,7 +81,7 @@ def plan_and_dial(request_id: int) -> str:
     try:
         plan = dialer.build_plan(request, events_url=telephony.events_url(claim.raw_token), gate=gate)
     except (dialer.DialerError, ProviderError) as exc:
-        log.warning("request %s: no plan: %s", request_id, exc)
+        log.warning("request %s: no plan: %s", request.id, exc)
         return _failed(request, attempt, exc.code)
     db.session.commit()
 
@@ -66,7 +95,7 @@ def plan_and_dial(request_id: int) -> str:
 
     telephony.record_start(attempt.id, plan, result)
     if result.status == "rejected":
-        log.warning("request %s: MTT refused the call: %s %s", request_id, result.code, result.detail)
+        log.warning("request %s: MTT refused the call: %s %s", request.id, result.code, result.detail)
         return _failed(request, attempt, None)
     # accepted, or unknown: it may be ringing, so it is never dialed again; the reconciler asks MTT later.
     dialer.advance_attempt(attempt, "dialing")
@@ -84,10 +113,11 @@ def _failed(request: CallbackRequest, attempt: CallAttempt, code: str | None) ->
     return "failed"
 
 
-def enqueue(request_id: int) -> None:
-    """Enqueue `plan_and_dial` (called after the request's commit); a queue that is down loses nothing the
-    reconciler cannot find (the request stays `received`)."""
+def enqueue(request_id: int, dial=None) -> None:
+    """Enqueue `plan_and_dial` (or `dial`, e.g. `redial`) after the request's commit; a queue that is down loses
+    nothing the reconciler and the dispatcher cannot find (the request stays where it was)."""
+    dial = dial or plan_and_dial
     try:
-        plan_and_dial(request_id)
+        dial(request_id)
     except Exception:
-        log.exception("could not enqueue dialer.plan_and_dial for request %s", request_id)
+        log.exception("could not enqueue %s for request %s", dial.name, request_id)

@@ -73,7 +73,21 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
             if done == "queued":
                 dialing.enqueue(request_id)
             counts[done] = counts.get(done, 0) + 1
+        _dispatch_retries(now, counts)
     return counts
+
+
+def _dispatch_retries(now: dt.datetime, counts: dict[str, int]) -> None:
+    """X3: attempt 2 of the requests whose retry is due; given up when the site has closed meanwhile."""
+    config = current_app.config
+    for request_id in dialer.due_retry_ids(now):
+        done = dialer.dispatch_retry(request_id, now, again_after_s=config["DIALER_STUCK_AFTER_S"],
+                                     give_up_after_s=config["DIALER_EXPIRE_AFTER_S"])
+        db.session.commit()
+        if done == "redial":
+            dialing.enqueue(request_id, dialing.redial)
+        key = f"retry_{done}"
+        counts[key] = counts.get(key, 0) + 1
 
 
 @periodic_task("dialer.reconcile", crontab(minute="*"))
@@ -82,8 +96,9 @@ def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
     attempt (a lost task, a busy number) and passive ones not forwarded yet; ask MTT for the record of calls
     still in progress (a lost end event, or a record not final at the end event) through
     `dialer.attempt_event`, which settles and charges once. An attempt whose start is unknown is never
-    redialed: it is settled only once its call id is known (learnt from the call's own events)."""
-    counts = {"expired": 0, "requeued": 0, "passive_forwarded": 0, "records_asked": 0,
+    redialed: it is settled once its call id is known (learnt from the call's own events), or given up
+    (failed, not charged) when no word came for DIALER_ABANDON_AFTER_S."""
+    counts = {"expired": 0, "abandoned": 0, "requeued": 0, "passive_forwarded": 0, "records_asked": 0,
               "unknown_without_call_id": 0}
     with _single_flight(RECONCILE_LOCK) as is_ours:
         if not is_ours:
@@ -92,6 +107,9 @@ def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
         now = now or utcnow()
         for request_id in dialer.expirable_ids(now, config["DIALER_EXPIRE_AFTER_S"]):
             counts["expired"] += dialer.advance_request(request_id, RequestStatus.EXPIRED)
+            db.session.commit()
+        for attempt_id in dialer.abandoned_attempts(now, config["DIALER_ABANDON_AFTER_S"]):
+            counts["abandoned"] += dialer.abandon(attempt_id)
             db.session.commit()
         stuck = dialer.stuck_ids(now, config["DIALER_STUCK_AFTER_S"])
         passive = dialer.unforwarded_passive_ids(now, config["DIALER_STUCK_AFTER_S"], config["DIALER_EXPIRE_AFTER_S"])

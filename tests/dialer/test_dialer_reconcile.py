@@ -112,7 +112,7 @@ def test_an_unknown_start_is_never_redialed_and_is_settled_from_its_record(serve
     assert plan_and_dial.call_local(request_id) == "skipped"
 
 
-def test_an_unknown_start_without_a_call_id_is_left_alone(served_app, sandbox, make_shop):
+def test_an_unknown_start_without_a_call_id_is_left_alone_then_given_up_uncharged(served_app, sandbox, make_shop):
     shop = make_shop([("Anna", ANNA)])
     request_id = lost_request(served_app, shop)
     with served_app.app_context():  # the worker died after claiming the attempt: no call id, no event
@@ -120,12 +120,21 @@ def test_an_unknown_start_without_a_call_id_is_left_alone(served_app, sandbox, m
         assert dialer.claim_attempt(request).attempt is not None
         db.session.commit()
 
-    for minutes in (2, 40, 600):
+    for minutes in (2, 40, 240):  # a call may last up to 4 hours: it may still be going on
         counts = reconcile.call_local(now=later(minutes))
         assert counts["unknown_without_call_id"] == 1 and counts["requeued"] == 0 and counts["expired"] == 0
-
-    assert makecallback_count(sandbox) == 0
+        assert counts["abandoned"] == 0
     assert request_row(served_app, request_id).status == "queued"
+
+    abandon_after_min = served_app.config["DIALER_ABANDON_AFTER_S"] / 60
+    assert reconcile.call_local(now=later(abandon_after_min + 1))["abandoned"] == 1
+    assert reconcile.call_local(now=later(abandon_after_min + 2))["abandoned"] == 0
+
+    request = request_row(served_app, request_id)
+    assert (request.status, request.outcome) == ("completed", "failed")
+    [attempt] = attempts_of(served_app, request_id)
+    assert (attempt.status, attempt.start_code, attempt.busy_number) == ("failed", "start_unknown", None)
+    assert makecallback_count(sandbox) == 0 and call_keys(served_app) == []  # never dialed, never charged
 
 
 @pytest.mark.backends
