@@ -6,13 +6,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from helpers import top_up
+from payment_helpers import MONTH_KOP, RETURN_URL
 
 from app.extensions import db
-from app.models import Account, LedgerTransaction, Payment, Tariff, User
+from app.models import Account, Payment, Tariff, User
 from app.services import ledger, payments, rent
-
-RETURN_URL = "http://127.0.0.1/portal/billing/return"
-MONTH_KOP = 50_000
 
 
 @pytest.fixture
@@ -52,25 +50,6 @@ def paid(start, yookassa, client):
         assert [r.status_code for r in yookassa.deliver(client)] == [200]
         return payment
     return make
-
-
-def money_state(app, account_id: int) -> tuple[int, int, list[str]]:
-    """(the balance, how many YooKassa payments were credited, the ledger's integrity problems)."""
-    with app.app_context():
-        credited = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction).where(
-            LedgerTransaction.kind == "payment"))
-        return ledger.balance(account_id), credited, ledger.integrity_problems()
-
-
-def row(app, payment_id: int) -> Payment:
-    with app.app_context():
-        return db.session.get(Payment, payment_id)
-
-
-def charges(yookassa) -> list[dict]:
-    """The card charges (payments by a saved method) the fake received."""
-    return [r["json"] for r in yookassa.requests
-            if r["method"] == "POST" and r["path"] == "/v3/payments" and r["json"].get("payment_method_id")]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from conftest import MONTH_KOP, charges, money_state
+from payment_helpers import MONTH_KOP, charges, money_state
 
 from app.db import utcnow
 from app.extensions import db

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from conftest import money_state, row
 from helpers import top_up
+from payment_helpers import money_state, row
 
 from app.extensions import db
 from app.models import Refund

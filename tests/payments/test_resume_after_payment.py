@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from conftest import MONTH_KOP
 from invoice_helpers import COMPANY
+from payment_helpers import MONTH_KOP
 
 from app.db import utcnow
 from app.extensions import db

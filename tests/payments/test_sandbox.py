@@ -7,7 +7,7 @@ import threading
 
 import pytest
 import requests
-from conftest import RETURN_URL, money_state
+from payment_helpers import RETURN_URL, money_state
 from werkzeug.serving import make_server
 
 from app.extensions import db

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from conftest import RETURN_URL, money_state, row
+from payment_helpers import RETURN_URL, money_state, row
 
 from app.extensions import db
 from app.models import Account, Payment

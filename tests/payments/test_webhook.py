@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import money_state, row
+from payment_helpers import money_state, row
 
 HOOK = "/hooks/yookassa"
 TRUSTED = {"REMOTE_ADDR": "127.0.0.1"}
