@@ -3,7 +3,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from admin import access, accounts, adjustments, invoices, journal, payments, settings_views, sites, tariffs
+from admin import access, accounts, adjustments, invoices, journal, payments, requests, settings_views, sites, tariffs
 from admin.base import SecureIndexView
 from admin.mail import MailCatcherView
 
@@ -16,6 +16,7 @@ def init_admin(app) -> Admin:
     invoices.register(admin)
     access.register(admin)
     sites.register(admin)
+    requests.register(admin)  # in the sites' category, after them
     journal.register(admin)
     tariffs.register(admin)
     settings_views.register(admin)

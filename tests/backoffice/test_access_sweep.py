@@ -35,6 +35,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import collection_app, csrf_token, form_values, fresh_database_url
 from money_rows import card_row, invoice_row, issued_invoice, payment_row, refund_row, refundable_payment
+from request_rows import request_row, request_with_timeline
 
 from app.services import permissions
 from dialer.sandbox.yookassa import FakeYooKassa
@@ -373,6 +374,13 @@ def _tariff_row(n):
                                                       cost_kop_per_min=Decimal("1.50"))])
 
 
+def _request_row(n):
+    from app.services import sites
+
+    account = _new_account(n)
+    return request_row(account.id, sites.create_site(account, f"Row site {n}", [f"https://row{n}.example.com"]).id)
+
+
 def _tariff_payload(w, n):
     import datetime as dt
 
@@ -388,6 +396,7 @@ ROW_FACTORIES = {
     "tariffs": _tariff_row, "tariff_versions": _tariff_row,
     "payments": lambda n: payment_row(_new_account(n).id), "payment_cards": lambda n: card_row(_new_account(n).id),
     "refunds": lambda n: refund_row(_new_account(n).id), "invoices": lambda n: invoice_row(_new_account(n).id),
+    "requests": _request_row,
 }
 
 
@@ -433,6 +442,8 @@ CREATE_PAYLOADS = {
                                                 "amount_kop": "100", "status": "succeeded"}),
     "invoices": ("number", lambda w, n: {"account_id": str(w.account_id), "number": f"FORGED-{n}",
                                          "amount_kop": "100", "status": "paid"}),
+    "requests": ("phone", lambda w, n: {"account_id": str(w.account_id), "phone": f"+7999000{n:04d}",
+                                        "status": "completed", "outcome": "success"}),
 }
 
 # endpoint -> (column, value) a person changes on the edit page; the stored row must then hold it
@@ -453,6 +464,7 @@ EDIT_CHANGES = {
     "payment_cards": ("title", "Edited card {n}"),
     "refunds": ("status", "forged {n}"),
     "invoices": ("status", "forged {n}"),
+    "requests": ("status", "forged {n}"),
 }
 
 
@@ -610,6 +622,8 @@ def _seed(app) -> tuple[int, dict]:
         db.session.add_all(money.values())
         db.session.commit()
         seed.update({endpoint: row.id for endpoint, row in money.items()})
+        seed["requests"] = request_with_timeline(account.id, site.id, line_id=line.id)
+        db.session.commit()
         assert all(seed.values()), seed
         account_id = account.id
         db.session.remove()

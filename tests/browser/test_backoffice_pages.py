@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import collection_app
 from money_rows import card_row, invoice_row, issued_invoice, payment_row, refund_row
+from request_rows import request_with_timeline
 
 pytestmark = pytest.mark.browser
 
@@ -95,6 +96,8 @@ def seeded(app, make_client_user, make_staff_user):
         db.session.add_all(money.values())
         db.session.commit()
         rows.update({endpoint: row.id for endpoint, row in money.items()})
+        rows["requests"] = request_with_timeline(account_id, site.id, line_id=line.id)
+        db.session.commit()
         invoice_id = issued_invoice(account_id)
         db.session.remove()
     message = email.message.EmailMessage()
