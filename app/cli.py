@@ -12,8 +12,9 @@ from flask.cli import AppGroup
 
 from app.config import PROJECT_ROOT
 from app.extensions import db
-from app.models import Account, Department, LedgerAccount, LedgerEntry, LedgerTransaction, ManagerLine
+from app.models import Account, Department, LedgerAccount, LedgerEntry, LedgerTransaction, ManagerLine, Setting
 from app.services import accounts, ledger, permissions, rent, site_settings, sites
+from app.services import settings as global_settings
 from app.services.accounts import AccountError
 from app.services.audit import acting_as
 from app.services.lines import check_line
@@ -141,6 +142,19 @@ def _demo_setup(account, site) -> None:
         "schedule": ALWAYS_OPEN, "missed_call_email": DEMO_EMAILS["client"], "is_sms_after_call": True,
         "is_office_choice_offered": True, "offered_department_ids": [d.id for d in departments.values()]})
     permissions.set_account_permission(account.id, "widget.design.edit", True)
+    _demo_limits()
+
+
+# Every demo visitor comes from 127.0.0.1: with the default abuse limit (3 distinct numbers an hour per address)
+# a few tries with different numbers would lock the demo for an hour. Set once, so a value the administrator
+# changes in the global settings survives the next `make run`; the per-number and per-session limits stay.
+DEMO_LIMITS = {"limit_ip_numbers_per_hour": 30}
+
+
+def _demo_limits() -> None:
+    for key, value in DEMO_LIMITS.items():
+        if db.session.get(Setting, key) is None:
+            global_settings.set_setting(key, value)
 
 
 def _as_text(result: dict) -> str:

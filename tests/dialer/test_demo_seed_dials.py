@@ -84,3 +84,18 @@ def test_the_demo_warehouse_never_answers_and_the_client_is_emailed(served_app, 
     assert any(m.rcpt_tos == [DEMO_EMAILS["client"]] and VISITOR in m.text for m in mailbox.wait_for(2))
     assert _rows(served_app, LedgerTransaction, LedgerTransaction.kind == "call") == []  # nobody talked
     assert _rows(served_app, SmsMessage) == []
+
+
+def test_the_demo_relaxes_the_address_limit_once(app):
+    from app.models import Setting
+    from app.services import settings
+
+    _seed(app)
+    with app.app_context():
+        assert settings.get_settings().limit_ip_numbers_per_hour == 30  # loopback is every demo visitor's address
+        settings.set_setting("limit_ip_numbers_per_hour", 5)  # the administrator's choice
+        db.session.commit()
+    _seed(app)  # the next `make run`
+    with app.app_context():
+        assert settings.get_settings().limit_ip_numbers_per_hour == 5
+        assert db.session.get(Setting, "limit_session_interval_s") is None
