@@ -23,7 +23,7 @@ from app.models import (
 PLAN = {"legs": [{"order": 1, "address": "+79161234567", "name": "Ivan", "ring_timeout_s": 20, "kind": "phone",
                   "extension": None}],
         "ring_mode": "sequential", "client_number": "+79995550000", "max_duration_s": 3600,
-        "events_url": "https://callback.example.com/hooks/mtt/secret-token", "caller_id_for_manager": None,
+        "events_url": "https://callback.example.com/hooks/mtt/…", "caller_id_for_manager": None,
         "announcement_prompt_id": None, "client_dial_delay_s": 0, "extension_delay_s": 0, "description": "request"}
 
 

@@ -67,7 +67,7 @@ def new_attempt(request_id: int, number: int) -> tuple[CallAttempt, str]:
 def record_start(attempt_id: int, plan: base.CallbackPlan, result: base.StartResult) -> None:
     """Store the plan sent and the provider's answer on the attempt. The call id is kept if the attempt already
     learnt it from an event (events may arrive before the start's answer is stored)."""
-    values = {"plan": dataclasses.asdict(plan), "start_outcome": result.status, "start_code": result.code,
+    values = {"plan": stored_plan(plan), "start_outcome": result.status, "start_code": result.code,
               "started_at": utcnow()}
     db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt_id).values(values)
                        .execution_options(synchronize_session=False))
@@ -75,6 +75,14 @@ def record_start(attempt_id: int, plan: base.CallbackPlan, result: base.StartRes
         db.session.execute(sa.update(CallAttempt)
                            .where(CallAttempt.id == attempt_id, CallAttempt.provider_call_id.is_(None))
                            .values(provider_call_id=result.call_id).execution_options(synchronize_session=False))
+
+
+def stored_plan(plan: base.CallbackPlan) -> dict:
+    """The plan as sent, for the attempt's row: the events URL's secret token is left out (only its hash is
+    stored: whoever reads plans must not be able to forge the call's events)."""
+    stored = dataclasses.asdict(plan)
+    stored["events_url"] = stored["events_url"].rsplit("/", 1)[0] + "/…" if stored["events_url"] else ""
+    return stored
 
 
 def events_url(raw_token: str) -> str:

@@ -23,7 +23,6 @@ from app.models import (
 # The e-mails the dialer writes about one request carry its id in their dedup key (app.services.dialer).
 REQUEST_MAIL_KEYS = ("missed", "passive")
 FINAL_REQUEST_STATUSES = ("completed", "rejected", "passive", "expired")
-HIDDEN = "…"
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Timings:
 @dataclass(frozen=True)
 class AttemptDetails:
     attempt: CallAttempt
-    plan_json: str  # pretty-printed, the events URL's secret token hidden
+    plan_json: str  # pretty-printed
     record: CallRecord | None
 
 
@@ -99,13 +98,8 @@ def timings(request: CallbackRequest, transitions: list[DialerTransition],
 
 
 def plan_json(plan: dict[str, Any] | None) -> str:
-    """The plan as sent, indented; the secret token of the events URL is not shown (it would let events be forged)."""
-    if plan is None:
-        return ""
-    shown = dict(plan)
-    if shown.get("events_url"):
-        shown["events_url"] = shown["events_url"].rsplit("/", 1)[0] + "/" + HIDDEN
-    return json.dumps(shown, ensure_ascii=False, indent=2, sort_keys=True)
+    """The plan as sent (its events URL stored without the secret token: `telephony.stored_plan`), indented."""
+    return json.dumps(plan, ensure_ascii=False, indent=2, sort_keys=True) if plan is not None else ""
 
 
 def _attempts(request_id: int) -> list[CallAttempt]:
