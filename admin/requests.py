@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 
-import phonenumbers
 from flask_admin import Admin
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -17,7 +16,7 @@ from admin.base import ClientCodeFilter, account_link
 from admin.journal import ReadOnlyView
 from app.extensions import db
 from app.models import Account, CallbackRequest, ManagerLine
-from app.services import timeline
+from app.services import phones, timeline
 
 REQUEST_STATUSES = [("received", _l("Received")), ("scheduled", _l("Scheduled")), ("queued", _l("Queued")),
                     ("dialing", _l("Dialing")), ("manager_answered", _l("Manager answered")),
@@ -31,14 +30,6 @@ ATTEMPT_STATUSES = [("created", _l("Created")), ("dialing", _l("Dialing")),
 PHONE_TYPED_RE = re.compile(r"^[\d\s()+\-]+$")
 
 
-def formatted_phone(e164: str) -> str:
-    """+79995550000 → +7 999 555-00-00; a number libphonenumber cannot read is shown as stored."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164
-
-
 def phone_search_term(search: str) -> str:
     """A number as staff type it (8 999 555-00-00, +7 (999) 555 00 00) → the digits stored in E.164."""
     if not PHONE_TYPED_RE.match(search) or not any(ch.isdigit() for ch in search):
@@ -48,7 +39,7 @@ def phone_search_term(search: str) -> str:
 
 
 def _phone(view, context, model: CallbackRequest, name) -> str:
-    return formatted_phone(model.phone)
+    return phones.display(model.phone)
 
 
 def _account_text(view, context, model, name) -> str:

@@ -15,10 +15,10 @@ from dialer_helpers import attempts_of, stored_request
 from helpers import login, submit
 
 from admin.base import ClientCodeFilter
-from admin.requests import formatted_phone, phone_search_term
+from admin.requests import phone_search_term
 from app.extensions import db
 from app.models import Account, CallbackRequest
-from app.services import timeline
+from app.services import phones, timeline
 from app.services.settings import set_setting
 
 ANNA, BORIS = "+79990000001", "+79990000002"
@@ -161,5 +161,5 @@ def test_phone_search_terms(typed, term):
     assert phone_search_term(typed) == term
 
 
-def test_formatted_phone():
-    assert formatted_phone("+79995550000") == "+7 999 555-00-00" and formatted_phone("sip:x") == "sip:x"
+def test_a_stored_number_is_written_for_people():
+    assert phones.display("+79995550000") == "+7 999 555-00-00" and phones.display("sip:x") == "sip:x"
