@@ -22,6 +22,8 @@ REQUEST_STATUSES = [("received", _l("Received")), ("scheduled", _l("Scheduled"))
                     ("dialing", _l("Dialing")), ("manager_answered", _l("Manager answered")),
                     ("connected", _l("Connected")), ("completed", _l("Completed")), ("rejected", _l("Rejected")),
                     ("passive", _l("Forwarded by e-mail")), ("expired", _l("Expired"))]
+# The timeline also shows when a second call to a visitor who did not answer was planned (X3).
+TRANSITION_LABELS = {**dict(REQUEST_STATUSES), "retry_scheduled": _l("Call again scheduled")}
 OUTCOMES = [("success", _l("Talked")), ("manager_no_answer", _l("No manager answered")),
             ("client_no_answer", _l("The client did not answer")), ("failed", _l("Call failed"))]
 ATTEMPT_STATUSES = [("created", _l("Created")), ("dialing", _l("Dialing")),
@@ -64,8 +66,9 @@ class CallbackRequestView(ReadOnlyView):
     column_list = ["id", "created_at", "account_id", "site", "phone", "status", "outcome", "duration_s",
                    "answered_line_id"]
     column_details_list = ["id", "created_at", "account_id", "site", "phone", "country", "region", "status",
-                           "outcome", "reject_reason", "mode", "scheduled_for", "duration_s", "answered_line_id",
-                           "status_changed_at", "source", "keyword", "page_url", "ip", "user_agent", "visitor"]
+                           "outcome", "reject_reason", "mode", "scheduled_for", "retry_at", "duration_s",
+                           "answered_line_id", "status_changed_at", "source", "keyword", "page_url", "ip",
+                           "user_agent", "visitor"]
     column_export_list = column_list
     column_searchable_list = ["phone"]
     column_filters = [ClientCodeFilter(CallbackRequest.account_id, _l("Account")), "status", "outcome",
@@ -75,8 +78,9 @@ class CallbackRequestView(ReadOnlyView):
                      "site": _l("Site"), "site.name": _l("Site"), "phone": _l("Client number"),
                      "country": _l("Country"), "region": _l("Region"), "status": _l("Status"),
                      "outcome": _l("Outcome"), "reject_reason": _l("Why rejected"), "mode": _l("Mode"),
-                     "scheduled_for": _l("Scheduled for"), "duration_s": _l("Talk, s"),
-                     "answered_line_id": _l("Answered by"), "status_changed_at": _l("Status changed"),
+                     "scheduled_for": _l("Scheduled for"), "retry_at": _l("Call the visitor again at"),
+                     "duration_s": _l("Talk, s"), "answered_line_id": _l("Answered by"),
+                     "status_changed_at": _l("Status changed"),
                      "source": _l("Source"), "keyword": _l("Keyword"), "page_url": _l("Page"), "ip": _l("IP address"),
                      "user_agent": _l("Browser"), "visitor": _l("Visitor context")}
     column_formatters = {"account_id": account_link, "phone": _phone, "answered_line_id": _manager,
@@ -91,7 +95,7 @@ class CallbackRequestView(ReadOnlyView):
         return timeline.timeline(model)
 
     def status_label(self, status: str, *, of_attempt: bool = False) -> str:
-        return str(dict(ATTEMPT_STATUSES if of_attempt else REQUEST_STATUSES).get(status, status))
+        return str((dict(ATTEMPT_STATUSES) if of_attempt else TRANSITION_LABELS).get(status, status))
 
     def outcome_label(self, outcome: str | None) -> str:
         return str(dict(OUTCOMES).get(outcome, outcome or ""))

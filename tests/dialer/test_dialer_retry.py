@@ -13,8 +13,8 @@ from dialer_helpers import attempts_of, request_row
 
 from app.db import utcnow
 from app.extensions import db
-from app.models import LedgerTransaction, Notification, SmsMessage
-from app.services import dialer, site_settings
+from app.models import CallbackRequest, LedgerTransaction, Notification, SmsMessage
+from app.services import dialer, site_settings, timeline
 from dialer.tasks.dialing import redial
 from dialer.tasks.reconcile import dispatch_due
 from dialer.tasks.telephony import attempt_event
@@ -73,6 +73,10 @@ def test_a_visitor_who_did_not_answer_is_called_again_and_answers(served_app, sa
     assert ledger_keys(served_app, "call") == [f"call:{request.id}:1", f"call:{request.id}:2"]
     assert makecallback_count(sandbox) == 2
     assert sms_of(served_app, "call_invite") == []
+    with served_app.app_context():  # the back office's timeline shows the pause between the attempts
+        entries = timeline.timeline(db.session.get(CallbackRequest, request.id)).entries
+        statuses = [(entry.attempt_number, entry.status) for entry in entries if entry.kind == "status"]
+    assert statuses.index((1, "ended")) < statuses.index((None, "retry_scheduled")) < statuses.index((2, "dialing"))
     assert redial.call_local(request.id) == "skipped"  # a repeated task places no third call
     assert dispatch_due.call_local(now=later(200)) == {}
 
