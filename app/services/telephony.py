@@ -118,12 +118,14 @@ def record_event(attempt: CallAttempt, params: Mapping[str, str]) -> bool:
         raise base.InvalidEvent(f"event for call {event.call_id} on the URL of call {attempt.provider_call_id}")
     if attempt.provider_call_id is None and not _learn_call_id(attempt, event.call_id):
         raise base.InvalidEvent(f"call {event.call_id} belongs to another attempt")
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
     is_new = db.session.execute(
         insert(db.session, ProviderEvent)
         .values(attempt_id=attempt.id, provider=attempt.provider, provider_call_id=event.call_id, leg=event.side,
                 event=event.raw, kind=event.kind, received_at=event.at, raw=dict(params))
         .on_conflict_do_nothing(index_elements=["provider", "provider_call_id", "leg", "event"])
-    ).rowcount == 1
+        .returning(ProviderEvent.id)
+    ).scalar_one_or_none() is not None
     name = EVENT_TIMESTAMPS[(event.kind, event.side)]
     if getattr(attempt, name) is None:  # as loaded; the guarded UPDATE settles a race with a concurrent event
         column = getattr(CallAttempt, name)

@@ -197,3 +197,18 @@ def test_one_call_at_a_time_per_number_across_accounts(served_app, sandbox, make
     # The number is free again: the queued request is dialed when it is picked up again (by the reconciler).
     assert plan_and_dial.call_local(second["id"]) == "dialing"
     assert settle(second["id"]).outcome == "success"
+
+
+@pytest.mark.backends
+def test_mtt_events_alone_move_the_request_forward(served_app, sandbox, make_shop, request_call):
+    """Each new event reaching the hook wakes `dialer.attempt_event` (on PostgreSQL too: the insert's RETURNING
+    tells a new event from a repeat), so the request moves without the reconciler."""
+    shop = make_shop([("Anna", ANNA)])
+    request_id = request_call(shop)["id"]
+    [attempt] = attempts_of(served_app, request_id)
+    sandbox.wait_finished(attempt.provider_call_id)
+
+    request = request_row(served_app, request_id)
+    assert request.status in ("connected", "completed")  # `completed` once MTT's record is final
+    [attempt] = attempts_of(served_app, request_id)
+    assert attempt.status in ("connected", "ended")
