@@ -12,27 +12,20 @@ restored afterwards.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from worker_harness import Worker, preserve_huey_state, queue_env_fixture, start_worker, worker_env  # noqa: F401
 
 from app.db import utcnow
 from app.extensions import db
 from app.models import Account, Notification
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_URL = "http://callback.test"
 PASSWORD = "correct-horse-9"
-_redis_dbs = itertools.count()
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -46,24 +39,7 @@ COMBINATIONS = [
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Fixtures
-
-
-@pytest.fixture
-def queue_env(queue, tmp_path, request) -> dict[str, str]:
-    """The queue variables shared by the worker and the test process; Redis gets a database of its own, flushed."""
-    if queue == "sqlite":
-        yield {"HUEY_SQLITE_PATH": str(tmp_path / "queue" / "huey.sqlite")}
-        return
-    import redis
-
-    service = request.getfixturevalue("redis_service")
-    url = service.url.rsplit("/", 1)[0] + f"/{1 + next(_redis_dbs) % 15}"  # db 0 is left to other tests
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield {"REDIS_URL": url}
-    client.flushdb()
-    client.close()
+# Fixtures (`queue_env`, the worker's environment and process: worker_harness.py)
 
 
 @pytest.fixture
@@ -72,12 +48,8 @@ def web_app(database_url, queue_env, tmp_path, mailbox, monkeypatch):
     from app import create_app
     from dialer import huey_app
 
-    # Record the module-level state that create_app()/init_app() mutate so that monkeypatch restores it all.
+    preserve_huey_state(monkeypatch)
     huey = huey_app.huey
-    for name in ("storage", "storage_class", "storage_kwargs", "_immediate"):
-        monkeypatch.setattr(huey, name, getattr(huey, name))
-    monkeypatch.setattr(huey_app, "_bound_app", huey_app._bound_app)
-
     app = create_app({
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -99,70 +71,17 @@ def web_app(database_url, queue_env, tmp_path, mailbox, monkeypatch):
         db.engine.dispose()
 
 
-def _worker_env(database_url: str, queue_env: dict, tmp_path: Path, mail_port: int) -> dict[str, str]:
-    own = ("DATABASE_URL", "REDIS_URL", "HUEY_", "MAIL_", "PUBLIC_URL", "INSTANCE_PATH", "SECRET_KEY", "PORT")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    env.update({
-        "DATABASE_URL": database_url,
-        "INSTANCE_PATH": str(tmp_path),
-        "SECRET_KEY": "test-secret",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(mail_port),
-        "MAIL_TIMEOUT": "5",
-        "PUBLIC_URL": PUBLIC_URL,
-        "PYTHONUNBUFFERED": "1",
-        **queue_env,
-    })
-    return env
-
-
-class Worker:
-    def __init__(self, proc: subprocess.Popen, log_path: Path):
-        self.proc = proc
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
-
-    def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            pytest.fail(f"the worker exited with {self.proc.returncode}:\n{self.log()}")
-
-    def wait_for_log(self, text: str, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log():
-            self.check_alive()
-            if time.monotonic() > deadline:
-                pytest.fail(f"the worker did not log {text!r} within {timeout}s:\n{self.log()}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
 @pytest.fixture
 def worker(web_app, database_url, queue_env, tmp_path, mailbox):
     """`python -m dialer.main -w 2` with its own environment; its output goes to tmp_path/worker.log."""
     log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dialer.main", "-w", "2"],
-            cwd=PROJECT_ROOT, env=_worker_env(database_url, queue_env, tmp_path, mailbox.port),
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    running = Worker(proc, log_path)
+    env = worker_env(database_url, queue_env, tmp_path, mailbox.port, public_url=PUBLIC_URL)
+    running = start_worker(env, log_path, "-w", "2")
     try:
-        running.wait_for_log("Huey consumer started")
         yield running
     finally:
         running.stop()
-        print(f"--- worker log ({log_path}), exit code {proc.returncode} ---\n{running.log()}")
+        print(f"--- worker log ({log_path}), exit code {running.proc.returncode} ---\n{running.log()}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
