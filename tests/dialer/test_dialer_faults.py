@@ -81,11 +81,9 @@ def visitors(count: int) -> list[str]:
 # a. A worker SIGKILLed mid-call
 
 KILL_CASES = [
-    # Killed while settling: both of its threads are asking MTT for the record after the end events.
-    # (Not on PostgreSQL: there the events do not wake the worker at all, see test_dialer_worker.py's
-    # test_a_provider_event_wakes_the_worker; the "starting" case covers PostgreSQL + Redis.)
+    # Killed while settling: asking MTT for the record after an end event.
     pytest.param("settling", "sqlite", "sqlite", id="settling-sqlite-db+sqlite-huey"),
-    pytest.param("settling", "sqlite", "redis", id="settling-sqlite-db+redis-huey"),
+    pytest.param("settling", "postgresql", "redis", id="settling-postgresql-db+redis-huey"),
     # Killed while starting: MTT accepted the call (and places it) but its answer never reached the worker.
     pytest.param("starting", "sqlite", "sqlite", id="starting-sqlite-db+sqlite-huey"),
     pytest.param("starting", "postgresql", "redis", id="starting-postgresql-db+redis-huey"),
