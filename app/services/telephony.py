@@ -176,9 +176,10 @@ def store_call_record(attempt_id: int, record: base.CallRecord) -> None:
         .on_conflict_do_update(index_elements=["attempt_id"], set_=values, where=CallRecord.is_final.is_(False)))
 
 
-def refresh_call_record(attempt_id: int) -> CallRecord | None:
-    """Ask the provider for the attempt's call record and store it; None while the provider has none."""
-    call_id = db.session.scalar(sa.select(CallAttempt.provider_call_id).where(CallAttempt.id == attempt_id))
+def refresh_call_record(attempt_id: int, call_id: str | None) -> CallRecord | None:
+    """Ask the provider for the record of call `call_id` (the attempt's) and store it; None while the provider
+    has none. The caller passes the call id it read before committing: no transaction (on SQLite, the write
+    lock) is open while the provider answers."""
     if call_id is None:
         return None
     record = _using_provider(lambda adapter: adapter.fetch_call_record(call_id))

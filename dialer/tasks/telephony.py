@@ -29,12 +29,12 @@ def attempt_event(attempt_id: int, is_sweep: bool = False) -> bool:
         dialer.advance_request(attempt.request_id, RequestStatus.MANAGER_ANSWERED)
     if attempt.client_answered_at is not None and dialer.advance_attempt(attempt, "connected"):
         dialer.advance_request(attempt.request_id, RequestStatus.CONNECTED)
-    is_ended = telephony.has_ended(attempt_id)
+    is_ended, call_id = telephony.has_ended(attempt_id), attempt.provider_call_id
     db.session.commit()  # no transaction open while MTT is asked for the record
     if not (is_ended or is_sweep):
         return False
     try:
-        record = telephony.refresh_call_record(attempt_id)
+        record = telephony.refresh_call_record(attempt_id, call_id)
     except ProviderError as exc:  # MTT unreachable now: the next event or the dialer's reconciler asks again
         db.session.rollback()
         log.warning("call record of attempt %s not fetched: %s", attempt_id, exc)

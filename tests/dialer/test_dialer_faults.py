@@ -252,10 +252,6 @@ def test_two_consumers_with_duplicated_tasks_dial_each_request_once(served_app, 
 # d. MTT slow to answer a record request
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dialer bug: `telephony.refresh_call_record` reads the call id (on SQLite `BEGIN IMMEDIATE`: the write lock) "
-    "and asks MTT for the record with that transaction open, so every writer (the events hook, the widget's "
-    "POST) waits for MTT's answer"))
 @pytest.mark.parametrize(("backend", "queue"), [pytest.param("sqlite", "sqlite", id="sqlite-db+sqlite-huey")])
 def test_mtt_slow_to_answer_the_record_does_not_block_the_web_process(served_app, sandbox, make_shop, request_call,
                                                                       start_dialer_worker, backend, queue):
