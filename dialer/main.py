@@ -21,7 +21,6 @@ def main(argv: list[str] | None = None) -> None:
     config = ConsumerConfig(
         workers=args.workers, worker_type="thread", periodic=not args.no_periodic,
         initial_delay=0.1, backoff=1.0, max_delay=0.1, check_worker_health=True,
-        flush_locks=not args.no_periodic,  # locks left by a killed worker; only the scheduling consumer clears them
     )
     config.validate()
     config.setup_logger()

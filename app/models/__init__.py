@@ -10,6 +10,7 @@ from app.models.callback import (
     RequestStatus,
     WidgetEventCount,
 )
+from app.models.lease import TaskLease
 from app.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.models.notification import Notification
 from app.models.payment import Autopay, CompanyDetails, Invoice, Payment, PaymentCard, Refund
@@ -25,6 +26,7 @@ from app.models.telephony import (
 )
 
 __all__ = [
+    "TaskLease",
     "AccountPermission", "AuditLog",
     "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",
     "Account", "Role", "Site", "User",

@@ -1,46 +1,28 @@
 """The dialer's periodic work: the dispatcher of scheduled requests (D8, W12) and the reconciler that recovers
 what a lost task, a lost event or a record not final yet left behind (ARCHITECTURE: Huey is at-most-once, the
-database is the source of truth). Both are single-flight (a Huey lock) and safe to overlap anyway: every move is
+database is the source of truth). Both are single-flight (an expiring lease) and safe to overlap anyway: every move is
 a guarded transition, and only the run that moved a request enqueues its dial."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 
 from flask import current_app
 from huey import crontab
-from huey.exceptions import TaskLockedException
 
 from app.db import utcnow
 from app.extensions import db
 from app.models import RequestStatus
-from app.services import dialer
-from dialer.huey_app import huey, periodic_task, task
+from app.services import dialer, leases
+from dialer.huey_app import periodic_task, task
 from dialer.tasks import dialing, telephony
 
 log = logging.getLogger(__name__)
 
 
-# Made at import so the scheduling consumer knows their keys and clears a lock left by a killed worker when it
-# starts (`flush_locks`, dialer.main); Huey only flushes the locks it has seen.
-DISPATCH_LOCK = huey.lock_task("dialer.dispatch")
-RECONCILE_LOCK = huey.lock_task("dialer.reconcile")
-
-
-@contextlib.contextmanager
-def _single_flight(lock):
-    """Run the body unless another run holds `lock` (then yield False)."""
-    try:
-        lock.acquire()
-    except TaskLockedException:
-        log.info("%s: another run is in progress", lock._name)
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+# Single flight through expiring leases (app.services.leases): a run killed mid-way holds its task back for
+# LEASE_S at most. Longer runs than that may overlap, which is safe (guarded transitions; only the mover enqueues).
+LEASE_S = 300
 
 
 @periodic_task("dialer.dispatch_tick", crontab(minute="*"))
@@ -63,7 +45,7 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
     """Scheduled requests whose time has come: `queued` and dialed (enqueued after commit), or moved to the
     site's next opening when they are due while it is closed. Returns counts by what happened."""
     counts: dict[str, int] = {}
-    with _single_flight(DISPATCH_LOCK) as is_ours:
+    with leases.single_flight("dialer.dispatch", LEASE_S) as is_ours:
         if not is_ours:
             return counts
         now = now or utcnow()
@@ -100,7 +82,7 @@ def reconcile(now: dt.datetime | None = None) -> dict[str, int]:
     (failed, not charged) when no word came for DIALER_ABANDON_AFTER_S."""
     counts = {"expired": 0, "abandoned": 0, "requeued": 0, "passive_forwarded": 0, "records_asked": 0,
               "unknown_without_call_id": 0}
-    with _single_flight(RECONCILE_LOCK) as is_ours:
+    with leases.single_flight("dialer.reconcile", LEASE_S) as is_ours:
         if not is_ours:
             return counts
         config = current_app.config

@@ -11,9 +11,8 @@ from dialer_helpers import attempts_of, request_row, stored_request
 
 from app.db import utcnow
 from app.extensions import db
-from app.models import LedgerTransaction, Notification, RequestStatus
-from app.services import dialer
-from dialer.huey_app import huey
+from app.models import LedgerTransaction, Notification, RequestStatus, TaskLease
+from app.services import dialer, leases
 from dialer.tasks.dialing import plan_and_dial
 from dialer.tasks.reconcile import dispatch_due, reconcile
 
@@ -203,21 +202,30 @@ def test_the_reconciler_and_the_dispatcher_are_single_flight(served_app, sandbox
     lost_request(served_app, shop)
     stored_request(served_app, shop, scheduled_for=utcnow() - dt.timedelta(minutes=1), phone="+79995550001")
 
-    with huey.lock_task("dialer.reconcile"), huey.lock_task("dialer.dispatch"):  # another run in progress
-        assert not any(reconcile.call_local(now=later(2)).values())
-        assert dispatch_due.call_local() == {}
+    with served_app.app_context():  # another run in progress holds both leases
+        assert leases.acquire("dialer.reconcile", "other-run", 300)
+        assert leases.acquire("dialer.dispatch", "other-run", 300)
+    assert not any(reconcile.call_local(now=later(2)).values())
+    assert dispatch_due.call_local() == {}
     assert sandbox.calls == {}
+
+    with served_app.app_context():
+        leases.release("dialer.reconcile", "other-run")
     assert reconcile.call_local(now=later(2))["requeued"] == 1
 
 
-def test_the_locks_are_known_to_the_consumer_so_a_killed_workers_lock_is_flushed(served_app):
-    from dialer.tasks.reconcile import DISPATCH_LOCK, RECONCILE_LOCK
+def test_a_lease_left_by_a_killed_worker_expires(served_app, sandbox, make_shop):
+    shop = make_shop([("Anna", ANNA)])
+    lost_request(served_app, shop)
+    with served_app.app_context():  # a worker killed mid-run never released it
+        assert leases.acquire("dialer.reconcile", "killed-run", 300)
+        assert not leases.acquire("dialer.reconcile", "next-run", 300)
+        db.session.execute(sa.update(TaskLease).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+        db.session.commit()
 
-    RECONCILE_LOCK.acquire()  # as left by a worker killed mid-run
-    DISPATCH_LOCK.acquire()
-    flushed = huey.flush_locks()
-    assert {"dialer.reconcile", "dialer.dispatch"} <= flushed
-    assert not RECONCILE_LOCK.is_locked() and not DISPATCH_LOCK.is_locked()
+    assert reconcile.call_local(now=later(2))["requeued"] == 1  # taken over once expired, no restart needed
+    with served_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(TaskLease)) == 0  # released after the run
 
 
 def test_the_tick_dispatches_now_and_schedules_the_rest_of_the_minute(served_app, sandbox, make_shop):
