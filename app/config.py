@@ -74,6 +74,9 @@ def _mtt(env: dict[str, str]) -> dict:
         "MTT_IS_SANDBOX": not live,
         "MTT_SANDBOX_PORT": sandbox_port,
         "MTT_SANDBOX_TIME_SCALE": float(env.get("MTT_SANDBOX_TIME_SCALE") or 1),
+        # The adapter's timeouts and retries (dialer/providers/mtt.py MttConfig); unset: its defaults.
+        **{key: cast(env[key]) for key, cast in (("MTT_TIMEOUT_S", float), ("MTT_CONNECT_TIMEOUT_S", float),
+                                                 ("MTT_RETRIES", int), ("MTT_BACKOFF_S", float)) if env.get(key)},
     }
 
 
