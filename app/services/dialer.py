@@ -31,6 +31,7 @@ from app.models import (
     DialerTransition,
     ManagerLine,
     Notification,
+    ProviderEvent,
     ProviderPrompt,
     RequestStatus,
     Role,
@@ -530,14 +531,23 @@ ATTEMPT_IN_PROGRESS = ("created", "dialing", "manager_answered", "connected")
 
 
 def unsettled_attempts(now, settle_after_s: int, limit: int = 500) -> list[tuple[int, str | None]]:
-    """(attempt id, provider call id) of attempts still in progress `settle_after_s` after they were created:
-    their call record is to be fetched. A call id of None: the start's outcome is unknown and no event taught
-    the id yet, so there is nothing to ask and nothing may be redialed."""
+    """(attempt id, provider call id) of attempts still in progress `settle_after_s` after they were created
+    whose call record is to be fetched: every run once the call has ended (MTT's record becomes final a little
+    later); before that, with a backoff (when the record was last fetched before the middle of the call's age),
+    so a lost end event is noticed while a long call costs MTT a handful of requests, not one a minute.
+    A call id of None: the start's outcome is unknown and no event taught the id yet, so there is nothing to ask
+    and nothing may be redialed."""
     cutoff = now - dt.timedelta(seconds=settle_after_s)
-    rows = db.session.execute(sa.select(CallAttempt.id, CallAttempt.provider_call_id)
-                              .where(CallAttempt.status.in_(ATTEMPT_IN_PROGRESS), CallAttempt.created_at < cutoff)
-                              .order_by(CallAttempt.id).limit(limit)).all()
-    return [(row.id, row.provider_call_id) for row in rows]
+    ended = sa.select(ProviderEvent.id).where(ProviderEvent.attempt_id == CallAttempt.id,
+                                              ProviderEvent.kind == "ended").exists()
+    rows = db.session.execute(
+        sa.select(CallAttempt.id, CallAttempt.provider_call_id, CallAttempt.created_at, CallRecord.fetched_at,
+                  ended.label("is_ended"))
+        .outerjoin(CallRecord, CallRecord.attempt_id == CallAttempt.id)
+        .where(CallAttempt.status.in_(ATTEMPT_IN_PROGRESS), CallAttempt.created_at < cutoff)
+        .order_by(CallAttempt.id).limit(limit)).all()
+    return [(row.id, row.provider_call_id) for row in rows
+            if row.is_ended or row.fetched_at is None or row.fetched_at < now - (now - row.created_at) / 2]
 
 
 def unforwarded_passive_ids(now, stuck_after_s: int, window_s: int, limit: int = 500) -> list[int]:
