@@ -13,6 +13,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
+# Three pytest processes (pytest-xdist): most tests wait on servers and sockets, so three share two cores well.
+PYTEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 
 .PHONY: run test deps system-deps assets widget translations migrate seed lint extract-messages clean
@@ -23,7 +25,7 @@ run: deps assets migrate seed  ## set up what is missing, then start every proce
 
 test: deps assets  ## the whole test suite: the widget's pure modules in node, then pytest
 	node --test assets/widget/test/
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 deps: system-deps $(VENV)/.installed node_modules/.installed
 

@@ -37,6 +37,7 @@ from dialer.tasks.dialing import plan_and_dial
 from dialer.tasks.reconcile import reconcile
 
 pytestmark = pytest.mark.timeout(150)
+MTT_HOLDS_S = 5  # how long the sandbox holds its answers in the test of a slow MTT
 
 ANNA = "+79990000001"
 CLIENT = "+79995550000"
@@ -255,13 +256,13 @@ def test_two_consumers_with_duplicated_tasks_dial_each_request_once(served_app, 
 @pytest.mark.parametrize(("backend", "queue"), [pytest.param("sqlite", "sqlite", id="sqlite-db+sqlite-huey")])
 def test_mtt_slow_to_answer_the_record_does_not_block_the_web_process(served_app, sandbox, make_shop, request_call,
                                                                       start_dialer_worker, backend, queue):
-    """While the worker waits 3 s for MTT's record (the call ended), a visitor's POST is answered at once."""
+    """While the worker waits for MTT's record (held 5 s; the call ended), a visitor's POST is answered at once."""
     shop = make_shop([("Anna", ANNA)])
     sandbox.set_rule(CLIENT, talk_s=100)  # 1 s of real time
     worker = start_dialer_worker()
     request_id = request_call(shop)["id"]
     wait_for(lambda: request_row(served_app, request_id).status == "connected", "connected", [worker])
-    sandbox.slow(3)
+    sandbox.slow(MTT_HOLDS_S)
     try:
         wait_for(lambda: record_asks(sandbox) >= 1, "asking MTT for the record", [worker])
         started = time.monotonic()
@@ -271,4 +272,5 @@ def test_mtt_slow_to_answer_the_record_does_not_block_the_web_process(served_app
         sandbox.slow(0)
 
     assert created["status_code"] == 201
-    assert took < 1.0, f"the POST waited {took:.1f}s for the worker's MTT request"
+    # Not a speed goal: a POST held behind the worker's transaction would wait for MTT's whole answer.
+    assert took < MTT_HOLDS_S / 2, f"the POST waited {took:.1f}s for the worker's MTT request"
