@@ -12,7 +12,7 @@ from app.models.callback import (
 )
 from app.models.lease import TaskLease
 from app.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
-from app.models.notification import Notification
+from app.models.notification import Notification, NotificationPreference
 from app.models.payment import Autopay, CompanyDetails, Invoice, Payment, PaymentCard, Refund
 from app.models.setting import Setting
 from app.models.site_setup import BlacklistEntry, Department, ManagerLine, SettingsDocument, manager_line_site
@@ -33,7 +33,7 @@ __all__ = [
     "RentPeriod", "Tariff", "TariffRate",
     "CallbackRequest", "ConsentRecord", "ConsentText", "LimitHit", "RequestStatus", "WidgetEventCount",
     "LedgerAccount", "LedgerEntry", "LedgerTransaction",
-    "Notification", "Setting",
+    "Notification", "NotificationPreference", "Setting",
     "Autopay", "CompanyDetails", "Invoice", "Payment", "PaymentCard", "Refund",
     "CallAttempt", "CallRecord", "DialerTransition", "ProviderEvent", "ProviderPrompt", "SmsMessage",
 ]

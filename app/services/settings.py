@@ -1,15 +1,15 @@
 """Global settings with typed values and defaults; rows in `setting` override the defaults."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 
 from app.extensions import db
 from app.models import Setting
-from app.services import DomainError, permissions, requisites
+from app.services import DomainError, notifications, permissions, requisites
 
 # Form hints (app.forms.schema_form): permission keys are edited as checkboxes labelled from FEATURES.
 PERMISSION_KEYS = {"choices": "permissions", "widget": "checkboxes"}
@@ -66,6 +66,28 @@ class InvoiceSupplier(BaseModel):
         return requisites.check_settlement_account(value, info.data.get("bik"))
 
 
+def _kind_default(kind: notifications.Kind) -> type[BaseModel]:
+    """The administrator's default for one kind of notification: on/off, frequency (of the kind's), lock."""
+    labels = {"labels": {key: label for key, label in notifications.FREQUENCY_LABELS.items()}}
+    return create_model(
+        f"NotificationDefault_{kind.key}",
+        __config__=ConfigDict(extra="ignore"),
+        enabled=(bool, Field(kind.default_on, title=_l("Sent"))),
+        frequency=(Literal[kind.frequencies], Field(kind.default_frequency, title=_l("Frequency"),  # type: ignore[valid-type]
+                                                    json_schema_extra=labels)),
+        locked=(bool, Field(kind.locked_by_default, title=_l("Only the administrator can change it"))),
+    )
+
+
+# N1, N4, N5: one section per kind a client may switch; its title is the kind's label.
+NotificationDefaults = create_model(
+    "NotificationDefaults",
+    __config__=ConfigDict(extra="ignore"),
+    **{kind.key: (_kind_default(kind), Field(default_factory=_kind_default(kind), title=kind.label))
+       for kind in notifications.switchable_kinds()},
+)
+
+
 class GlobalSettings(BaseModel):
     """Every global setting, its type, bounds and default. A new setting is a new field here, not a table."""
 
@@ -112,6 +134,9 @@ class GlobalSettings(BaseModel):
     invoice_supplier: InvoiceSupplier = Field(default_factory=InvoiceSupplier,
                                               title=_l("Supplier on bank invoices (the operator's requisites)"))
     invoice_valid_days: int = Field(5, ge=1, le=90, title=_l("A bank invoice is valid for, days"))
+    # Notifications (N1, N4, N5): every account's default per kind and whether only the administrator sets it.
+    notification_defaults: NotificationDefaults = Field(  # type: ignore[valid-type]
+        default_factory=NotificationDefaults, title=_l("Notifications: defaults and locks for every account"))
 
     _known_keys = field_validator("client_permissions", "manager_permissions", "openable_permissions")(
         lambda cls, keys: permissions.validate_keys(keys))
