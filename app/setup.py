@@ -126,11 +126,13 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.hooks import bp as hooks_bp
     from app.portal import bp as portal_bp
+    from app.portal.notifications import unsubscribe_bp
     from app.site import bp as site_bp
 
     app.register_blueprint(site_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
+    app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(hooks_bp)
 

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.db import utcnow
 from app.extensions import db
 from app.models import Account, Role, User
-from app.services import DomainError, ledger, outbox
+from app.services import DomainError, ledger, notifications, outbox
 from app.services.settings import get_settings
 from app.urls import external_url
 
@@ -69,9 +69,9 @@ def signup(email: str, password: str, company: str, *, locale: str = "ru",
     db.session.add(user)
     db.session.flush()
     gift_kop = get_settings().gift_kop
-    outbox.queue_email("welcome", email, {"account": account, "user": user, "gift_kop": gift_kop,
-                                          "cabinet_url": external_url("portal.dashboard")},
-                       locale=locale, account_id=account.id, dedup_key=f"welcome:{account.id}")
+    notifications.notify(account.id, "welcome", {"account": account, "user": user, "gift_kop": gift_kop,
+                                                 "cabinet_url": external_url("portal.dashboard")},
+                         dedup_key=f"welcome:{account.id}", recipient=email)
     return user
 
 
@@ -131,8 +131,7 @@ def set_password(user: User, new_password: str) -> None:
     user.password_hash = generate_password_hash(new_password)
     user.password_changed_at = utcnow()
     db.session.flush()
-    outbox.queue_email("password_changed", user.email, {"user": user, "when": user.password_changed_at},
-                       locale=_locale(user), account_id=user.account_id)
+    _send_to_user(user, "password_changed", {"user": user, "when": user.password_changed_at})
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
@@ -143,6 +142,15 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 def _locale(user: User) -> str:
     return user.account.locale if user.account else "ru"
+
+
+def _send_to_user(user: User, kind: str, context: dict) -> None:
+    """An always-sent letter to this user: a client's through the notification catalogue (its letters link to
+    the account's preferences), a staff member's straight to the outbox."""
+    if user.account_id is not None:
+        notifications.notify(user.account_id, kind, context, dedup_key=None, recipient=user.email)
+    else:
+        outbox.queue_email(kind, user.email, context, locale=_locale(user))
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:
@@ -164,9 +172,9 @@ def request_password_reset(email: str) -> None:
         return
     token = _reset_serializer().dumps({"uid": user.id, "fp": _hash_fingerprint(user)})
     max_age_min = get_settings().reset_token_max_age_s // 60
-    outbox.queue_email("password_reset", user.email, {
+    _send_to_user(user, "password_reset", {
         "user": user, "reset_url": external_url("auth.reset_password", token=token), "max_age_min": max_age_min,
-    }, locale=_locale(user), account_id=user.account_id)
+    })
 
 
 def user_for_reset_token(token: str) -> User:

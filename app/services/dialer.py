@@ -34,13 +34,11 @@ from app.models import (
     ProviderEvent,
     ProviderPrompt,
     RequestStatus,
-    Role,
     Site,
     SmsMessage,
-    User,
     manager_line_site,
 )
-from app.services import DomainError, charges, outbox, phones, schedule, site_settings, telephony
+from app.services import DomainError, charges, notifications, outbox, phones, schedule, site_settings, telephony
 from app.services.tariffs import Leg
 from dialer.providers import prompts
 from dialer.providers.base import N_, CallbackPlan, ManagerLeg
@@ -286,7 +284,8 @@ def complete(request: CallbackRequest, attempt: CallAttempt | None, outcome: str
         _sms_invite(request, attempt, settings.language)
     if outcome in MISSED_OUTCOMES and settings.missed_call_email:
         _missed_call_email(request, attempt, outcome, settings)
-    if attempt is not None and settings.sms_report_numbers:
+    if attempt is not None and settings.sms_report_numbers and \
+            notifications.preference(request.account_id, "quality_report").enabled:
         _sms_reports(request, attempt, outcome, settings, duration_s, answered_line_id)
     return True
 
@@ -346,11 +345,10 @@ def _sms_reports(request: CallbackRequest, attempt: CallAttempt, outcome: str, s
 def _missed_call_email(request: CallbackRequest, attempt: CallAttempt | None, outcome: str, settings) -> None:
     """D12: a missed call (no manager answered, or the call could not be placed) to the configured address."""
     site = db.session.get(Site, request.site_id)
-    outbox.queue_email("missed_call", settings.missed_call_email,
-                       {"callback": request, "site": site, "outcome": outcome,
-                        "at": request.created_at},
-                       locale=_account_locale(request.account_id), account_id=request.account_id,
-                       dedup_key=f"missed:{request.id}")
+    # The account's preference (N1) decides whether it is sent; the site's setting says to whom.
+    notifications.notify(request.account_id, "missed_call",
+                         {"callback": request, "site": site, "outcome": outcome, "at": request.created_at},
+                         dedup_key=f"missed:{request.id}", recipient=settings.missed_call_email)
 
 
 def _account_locale(account_id: int) -> str:
@@ -449,23 +447,20 @@ def abandon(attempt_id: int) -> bool:
 
 # --- passive mode ----------------------------------------------------------------------------------------------
 
-def owner_email(account_id: int) -> str | None:
-    """The account's first client user: the owner who signed up."""
-    return db.session.scalar(sa.select(User.email).where(User.account_id == account_id, User.role == Role.CLIENT.value)
-                             .order_by(User.id).limit(1))
+owner_email = notifications.owner_email
 
 
 def forward_passive(request: CallbackRequest) -> bool:
-    """D14/B4/B5: the request goes to the owner by e-mail instead of a call; once per request."""
+    """D14/B4/B5: the request goes to the owner by e-mail instead of a call; once per request, if the account
+    has not switched these letters off (N1)."""
     recipient = owner_email(request.account_id)
     if recipient is None:
         log.warning("passive request %s: account %s has no owner to e-mail", request.id, request.account_id)
         return False
     site = db.session.get(Site, request.site_id)
-    return outbox.queue_email("passive_request", recipient, {"callback": request, "site": site,
-                                                             "at": request.created_at},
-                              locale=_account_locale(request.account_id), account_id=request.account_id,
-                              dedup_key=f"passive:{request.id}") is not None
+    return notifications.notify(request.account_id, "passive_request",
+                                {"callback": request, "site": site, "at": request.created_at},
+                                dedup_key=f"passive:{request.id}", recipient=recipient) is not None
 
 
 # --- the dispatcher and the reconciler (issue 7, parts 3 and 6) --------------------------------------------------

@@ -260,7 +260,7 @@ def links(account_id: int, kind: str) -> dict[str, str]:
     """`preferences_url` (the cabinet page) and, for a kind the client may switch off, `unsubscribe_url`."""
     from app.urls import external_url
 
-    found = {"preferences_url": external_url("portal.notifications")}
+    found = {"preferences_url": external_url("portal.notifications_page")}
     if CATALOGUE[kind].is_switchable:
         found["unsubscribe_url"] = external_url("notifications.unsubscribe", token=unsubscribe_token(account_id, kind))
     return found
