@@ -113,6 +113,8 @@ def on_commit(session, callback) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session):
+    if session.in_nested_transaction():  # SQLAlchemy fires after_commit on a savepoint's release too
+        return
     callbacks = session.info.pop("on_commit", [])
     for callback in callbacks:
         callback()
@@ -120,4 +122,6 @@ def _run_on_commit(session):
 
 @event.listens_for(Session, "after_rollback")
 def _drop_on_commit(session):
+    if session.in_nested_transaction():  # a savepoint's rollback: kept (a task for a row rolled back finds none)
+        return
     session.info.pop("on_commit", None)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import Account, User
-from app.services import DomainError, ledger
+from app.services import DomainError, ledger, notify_events
 
 ADJUSTMENTS = "system:adjustments"
 KIND = "adjust"
@@ -67,4 +67,5 @@ def adjust(account_id: int, amount_kop: int, reason: str, user_id: int, key: str
     system = ledger.system_account(ADJUSTMENTS)
     posted = ledger.post(key, KIND, [(client, amount_kop), (system, -amount_kop)], memo=memo)
     db.session.flush()
+    notify_events.credited(account_id, posted)  # N5: a credit is a top-up (a debit sends nothing)
     return posted

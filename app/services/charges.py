@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.services import DomainError, account_state, ledger, tariffs
+from app.services import DomainError, account_state, ledger, notify_events, tariffs
 from app.services.settings import get_settings
 from app.services.tariffs import Leg, whole_kopecks
 
@@ -39,11 +39,13 @@ def _post_split(key: str, kind: str, account_id: int, retail_kop: int, cost_kop:
     """
     if retail_kop == 0 and cost_kop == 0:
         return None
-    return ledger.post(key, kind, [
+    posted = ledger.post(key, kind, [
         (ledger.client_account(account_id), -retail_kop),
         (ledger.system_account(ledger.MTT), cost_kop),
         (ledger.system_account(ledger.MARKUP), retail_kop - cost_kop),
     ], memo=memo)
+    notify_events.charged(account_id, posted)  # spending at "instant" frequency
+    return posted
 
 
 def charge_call(account_id: int, request_id: int | str, attempt: int, legs: Iterable[Leg],

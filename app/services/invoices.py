@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from app.db import utcnow
 from app.extensions import db
 from app.models import Account, CompanyDetails, Invoice
-from app.services import DomainError, ledger, rent, requisites
+from app.services import DomainError, ledger, notify_events, rent, requisites
 from app.services.settings import get_settings
 
 KIND = "invoice"
@@ -90,6 +90,7 @@ def issue(account_id: int, amount_kop: int, now: dt.datetime | None = None) -> I
     db.session.flush()
     invoice.number = f"{NUMBER_PREFIX}-{now.astimezone(DOCUMENT_ZONE).year}-{invoice.id:06d}"
     db.session.flush()
+    notify_events.invoice_issued(invoice)
     return invoice
 
 
@@ -116,6 +117,7 @@ def mark_paid(invoice_id: int, user_id: int | None, paid_at: dt.datetime | None 
         memo=f"Счёт № {invoice.number}"))
     invoice.status, invoice.paid_at, invoice.paid_by_id = PAID, paid_at or utcnow(), user_id
     db.session.flush()
+    notify_events.invoice_paid(invoice)
     return invoice
 
 

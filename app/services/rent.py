@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from app.db import insert, utcnow
 from app.extensions import db
 from app.models import Account, LedgerAccount, RentPeriod, Tariff
-from app.services import DomainError, ledger, tariffs
+from app.services import DomainError, ledger, notify_events, tariffs
 
 REVENUE = "system:rent"  # where rent money goes
 MIN_MONTHS, MAX_MONTHS = 1, 12
@@ -180,7 +180,9 @@ def _add_period(account_id: int, kind: str, months: int, starts_at: dt.datetime,
                                            (ledger.system_account(REVENUE), price)], memo=memo)
         if not posted.created:
             raise RentError(f"ledger key {key} was posted before its period existed", code="rent_conflict")
-    return db.session.get(RentPeriod, period_id)
+    period = db.session.get(RentPeriod, period_id)
+    notify_events.rent_added(period)
+    return period
 
 
 def _lock_revenue() -> None:
@@ -217,6 +219,7 @@ def credit_and_resume(account_id: int, post_credit: Callable[[], ledger.Posted],
     posted = post_credit()
     if stopped and posted.created:
         resume_after_payment(account_id, now)
+    notify_events.credited(account_id, posted)
     return posted
 
 
