@@ -32,7 +32,8 @@ def dashboard():
     account = _client_account()
     return render_template("portal/dashboard.html", account=account, balance_kop=ledger.balance(account.id),
                            sites=account.sites, can_edit_settings=bool(_opened_settings_keys()),
-                           can_view_billing="billing.view" in permissions.features_of(current_user))
+                           can_view_billing="billing.view" in permissions.features_of(current_user),
+                           can_edit_notifications="notifications.edit" in permissions.features_of(current_user))
 
 
 def _settings_of(site_id: int):

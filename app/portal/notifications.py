@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from app.extensions import db
 from app.forms.money import parse_roubles
@@ -49,7 +50,7 @@ def _form_class() -> type[FlaskForm]:
         fields[f"enabled_{kind.key}"] = BooleanField(kind.label)
         if len(kind.frequencies) > 1:
             fields[f"frequency_{kind.key}"] = SelectField(
-                _l("Frequency"), choices=[(value, FREQUENCY_LABELS[value]) for value in kind.frequencies])
+                _l("Frequency"), choices=[SelectChoice(value, FREQUENCY_LABELS[value]) for value in kind.frequencies])
     return type("NotificationPreferencesForm", (_PreferencesForm,), fields)
 
 
