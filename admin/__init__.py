@@ -3,7 +3,19 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from admin import access, accounts, adjustments, invoices, journal, payments, requests, settings_views, sites, tariffs
+from admin import (
+    access,
+    accounts,
+    adjustments,
+    invoices,
+    journal,
+    notifications,
+    payments,
+    requests,
+    settings_views,
+    sites,
+    tariffs,
+)
 from admin.base import SecureIndexView
 from admin.mail import MailCatcherView
 
@@ -20,5 +32,6 @@ def init_admin(app) -> Admin:
     journal.register(admin)
     tariffs.register(admin)
     settings_views.register(admin)
+    notifications.register(admin)
     admin.add_view(MailCatcherView(name=_l("Mail received"), endpoint="mailbox", url="mailbox"))
     return admin

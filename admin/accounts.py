@@ -45,8 +45,9 @@ class AccountView(SecureModelView):
                      "adjust": _l("Adjust balance")}
     column_formatters = {
         "balance": lambda view, context, model, name: money(ledger.balance(model.id)),
-        "settings": lambda view, context, model, name: Markup('<a href="{}">{}</a>').format(
-            url_for("site_settings.account", account_id=model.id), _l("Defaults for its sites")),
+        "settings": lambda view, context, model, name: Markup('<a href="{}">{}</a><br><a href="{}">{}</a>').format(
+            url_for("site_settings.account", account_id=model.id), _l("Defaults for its sites"),
+            url_for("account_notifications.account", account_id=model.id), _l("Notifications")),
         "adjust": lambda view, context, model, name: Markup('<a href="{}">{}</a>').format(
             url_for("adjustments.index", account=model.id), _l("Adjust balance"))
         if feature_permission("backoffice.admin").can() else "",

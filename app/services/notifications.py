@@ -182,6 +182,13 @@ def set_admin_override(account_id: int, kind: str, *, locked: bool | None, enabl
     return preference(account_id, kind)
 
 
+def admin_rows(account_id: int) -> list[NotificationPreference]:
+    """The account's stored rows (its choices and the administrator's locks), for the back office."""
+    return list(db.session.scalars(sa.select(NotificationPreference)
+                                   .where(NotificationPreference.account_id == account_id)
+                                   .order_by(NotificationPreference.kind)))
+
+
 def _new_row(account_id: int, kind: str) -> NotificationPreference:
     default = global_default(kind)
     row = NotificationPreference(account_id=account_id, kind=kind, enabled=default.enabled,

@@ -79,12 +79,13 @@ def _kind_default(kind: notifications.Kind) -> type[BaseModel]:
     )
 
 
-# N1, N4, N5: one section per kind a client may switch; its title is the kind's label.
+# N1, N4, N5: one section per kind a client may switch; its title is the kind's label. One model class per
+# kind (a second class would make equal values compare unequal, and the settings form would store them).
+_KIND_DEFAULTS = {kind.key: (kind, _kind_default(kind)) for kind in notifications.switchable_kinds()}
 NotificationDefaults = create_model(
     "NotificationDefaults",
     __config__=ConfigDict(extra="ignore"),
-    **{kind.key: (_kind_default(kind), Field(default_factory=_kind_default(kind), title=kind.label))
-       for kind in notifications.switchable_kinds()},
+    **{key: (model, Field(default_factory=model, title=kind.label)) for key, (kind, model) in _KIND_DEFAULTS.items()},
 )
 
 
