@@ -2,7 +2,8 @@
 daily checks and digests computed in each account's time zone.
 
 Events (called by the service where the event happens, in its transaction: a notice exists exactly when its
-event was committed; each flushes, never commits):
+event was committed; each flushes, never commits). Each runs in a savepoint and logs its own failure instead of
+raising it: a broken template or a mail-side bug must never undo a payment or a call's charge.
 
 - `credited(account_id, posted)` from `rent.credit_and_resume` (card payments, paid invoices) and
   `adjustments.adjust` (a credit): `topup`, key `topup:<ledger key>`;
@@ -34,6 +35,7 @@ Schedules (`dialer/tasks/notify.py`: `notify.daily` every 10 minutes, single-fli
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import zoneinfo
 from dataclasses import dataclass
@@ -97,6 +99,20 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 # --- events -----------------------------------------------------------------------------------------------------
 
+def _guarded(trigger):
+    """Run an event trigger in a savepoint; a failure is logged and rolled back, the event's own work stands."""
+    @functools.wraps(trigger)
+    def run(*args, **kwargs):
+        try:
+            with db.session.begin_nested():
+                return trigger(*args, **kwargs)
+        except Exception:
+            log.exception("notification trigger %s failed; the event itself is kept", trigger.__name__)
+            return None
+    return run
+
+
+@_guarded
 def credited(account_id: int, posted: ledger.Posted) -> Notification | None:
     """N5: a credit just posted (card payment, paid invoice, administrator's credit): date, amount, method."""
     if posted is None or not posted.created:
@@ -142,16 +158,19 @@ def _invoice_context(invoice: Invoice) -> dict:
             "invoices_url": external_url("portal.invoices")}
 
 
+@_guarded
 def invoice_issued(invoice: Invoice) -> Notification | None:
     return notifications.notify(invoice.account_id, "invoice_issued", _invoice_context(invoice),
                                 dedup_key=f"invoice_issued:{invoice.id}")
 
 
+@_guarded
 def invoice_paid(invoice: Invoice) -> Notification | None:
     context = {**_invoice_context(invoice), "balance_kop": ledger.balance(invoice.account_id)}
     return notifications.notify(invoice.account_id, "invoice_paid", context, dedup_key=f"invoice_paid:{invoice.id}")
 
 
+@_guarded
 def rent_added(period: RentPeriod) -> Notification | None:
     """A new rent period: renewed at the end of the last (B6), resumed by a payment, or bought by the client."""
     from app.services import rent
@@ -174,6 +193,7 @@ class Charge:
     key: str
 
 
+@_guarded
 def charged(account_id: int, posted: ledger.Posted | None) -> Notification | None:
     """Spending at "instant" frequency: one e-mail per call or SMS the client paid for (key: the ledger's)."""
     if posted is None or not posted.created:

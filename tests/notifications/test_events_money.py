@@ -133,3 +133,22 @@ def test_the_top_up_notice_follows_the_locked_preference(app, mailbox, make_clie
         assert db.session.get(Account, account_id) is not None
     assert notices(app, account_id, "topup") == []
     assert len(received(mailbox, other_email, 1, subject_has="topped up")) == 1
+
+
+def test_a_failing_notice_never_undoes_the_credit(app, mailbox, make_client_user, make_staff_user, monkeypatch,
+                                                  caplog):
+    from app.services import notifications
+
+    account_id, _ = make_account(app, make_client_user, locale="en")
+    admin_id, _, _ = make_staff_user("admin")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template broken")
+
+    monkeypatch.setattr(notifications, "notify", broken)
+    with app.app_context():
+        adjustments.adjust(account_id, 30_000, "Goodwill credit", admin_id)
+        db.session.commit()
+        assert ledger.balance(account_id) == 40_000
+    assert notices(app, account_id, "topup") == []
+    assert "notification trigger credited failed" in caplog.text
