@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from events_helpers import MSK, VVO, keys, local, make_account, notices, received, set_balance
 
 from app.db import utcnow
@@ -66,6 +67,7 @@ def test_the_threshold_is_the_accounts_own(app, mailbox, make_client_user):
     assert notices(app, own_id, "low_balance") == []
 
 
+@pytest.mark.backends
 def test_low_balance_goes_out_at_the_local_hour_in_moscow_and_vladivostok(app, mailbox, make_client_user):
     day = _day()
     msk_id, _ = make_account(app, make_client_user, locale="en", timezone="Europe/Moscow", trial_ends_at=_far(day))

@@ -30,6 +30,7 @@ def _pay(app, client, yookassa, account_id: int, email: str, kop: int) -> str:
     return provider_id
 
 
+@pytest.mark.backends
 def test_a_card_payment_is_emailed_once_with_date_amount_method_and_mtt(app, client, yookassa, mailbox,
                                                                        make_client_user):
     account_id, email = make_account(app, make_client_user, locale="en", timezone="Asia/Vladivostok")
@@ -77,6 +78,7 @@ def test_a_declined_payment_sends_no_top_up_notice(app, client, yookassa, mailbo
     assert notices(app, account_id, "topup") == []
 
 
+@pytest.mark.backends
 def test_an_invoice_issued_and_marked_paid_is_emailed_once_each(app, mailbox, make_client_user, make_staff_user):
     account_id, email = make_account(app, make_client_user, locale="en")
     admin_id, _, _ = make_staff_user("admin")

@@ -83,6 +83,7 @@ def test_no_rent_ending_when_the_balance_renews_it_but_a_trial_always_warns(app,
     assert "free trial" in mail.text
 
 
+@pytest.mark.backends
 def test_the_hourly_renewal_sends_rent_renewed_once(app, mailbox, rented):
     ends_at = utcnow().replace(microsecond=0) + dt.timedelta(minutes=30)
     account_id, email = rented(ends_at, MONTH_KOP + 1_000, locale="en")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
 from events_helpers import MSK, VVO, add_rent_tariff, backdate, local, make_account, notices, received, set_spending
 
 from app.db import utcnow
@@ -51,6 +52,7 @@ def _all_keys(app, accounts: list[int]) -> list[str]:
     return sorted(n.dedup_key for account in accounts for n in notices(app, account) if n.kind != "welcome")
 
 
+@pytest.mark.backends
 def test_reruns_and_overlapping_runs_send_nothing_twice(app, mailbox, make_client_user):
     day = utcnow().date() + dt.timedelta(days=1)
     accounts, emails = _prepare(app, make_client_user, day)

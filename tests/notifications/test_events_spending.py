@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from babel import dates
 from events_helpers import MSK, VVO, backdate, keys, local, make_account, notices, received, set_spending
 
@@ -21,6 +22,7 @@ def _far() -> dt.datetime:
     return utcnow() + dt.timedelta(days=60)
 
 
+@pytest.mark.backends
 def test_instant_spending_mails_each_charge_once(app, mailbox, make_client_user):
     account_id, email = make_account(app, make_client_user, locale="en", balance_kop=100_000, trial_ends_at=_far())
     set_spending(app, account_id, "instant")
@@ -54,6 +56,7 @@ def _sms_at(app, account_id: int, sms_id: int, at: dt.datetime) -> None:
     backdate(app, f"sms:{sms_id}", at)
 
 
+@pytest.mark.backends
 def test_the_daily_digest_holds_exactly_the_previous_local_days_charges(app, mailbox, make_client_user):
     day = utcnow().date() + dt.timedelta(days=1)
     yesterday = day - dt.timedelta(days=1)
