@@ -330,8 +330,12 @@ def _rent_ending(account: Account, status, now: dt.datetime, today: dt.date) -> 
     is_trial = _was_trial(account, end)
     if not is_trial and status.balance_kop >= month_kop:
         return None  # B6: the hourly renewal extends it from the balance
+    from app.services import payments
+
+    autopay = payments.autopay_of(account.id)
     context = {**_base(account), "ends_at": local_end, "days_left": days_left, "is_trial": is_trial,
-               "month_kop": month_kop, "balance_kop": status.balance_kop, "day": today}
+               "month_kop": month_kop, "balance_kop": status.balance_kop, "day": today,
+               "is_autopay": not is_trial and autopay.is_enabled and autopay.card_id is not None}
     return notifications.notify(account.id, "rent_ending", context,
                                 dedup_key=f"rent_ending:{account.id}:{today.isoformat()}", frequency="daily")
 
