@@ -126,13 +126,19 @@ def _threshold(form, is_locked: bool, account_id: int) -> tuple[int | None, str 
 
 
 def _save(form, account_id: int, prefs: dict, threshold_kop: int | None) -> None:
+    """Only what the client changed is stored: a kind left as it was keeps following the global default."""
     for kind in notifications.switchable_kinds():
-        if prefs[kind.key].locked:
+        pref = prefs[kind.key]
+        if pref.locked:
             continue
         frequency_field = form._fields.get(f"frequency_{kind.key}")
-        notifications.set_preference(account_id, kind.key, enabled=form[f"enabled_{kind.key}"].data,
-                                     frequency=frequency_field.data if frequency_field else None)
-    if not prefs["low_balance"].locked:
+        enabled, frequency = form[f"enabled_{kind.key}"].data, frequency_field.data if frequency_field else None
+        if enabled != pref.enabled or (frequency is not None and frequency != pref.frequency):
+            notifications.set_preference(account_id, kind.key, enabled=enabled, frequency=frequency)
+    current = notifications.low_balance_threshold_kop(account_id)
+    is_changed = threshold_kop != current if threshold_kop is not None else \
+        notifications.own_low_balance_threshold_kop(account_id) is not None
+    if not prefs["low_balance"].locked and is_changed:
         notifications.set_low_balance_threshold_kop(account_id, threshold_kop)
 
 

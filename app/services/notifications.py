@@ -209,6 +209,12 @@ def low_balance_threshold_kop(account_id: int) -> int:
     return get_settings().low_balance_threshold_kop
 
 
+def own_low_balance_threshold_kop(account_id: int) -> int | None:
+    """The threshold the account set itself; None when it follows the global default."""
+    row = _row(account_id, "low_balance")
+    return row.threshold_kop if row is not None else None
+
+
 def set_low_balance_threshold_kop(account_id: int, threshold_kop: int | None) -> int:
     """The client's threshold (None: back to the default); refused while the low-balance kind is locked."""
     if threshold_kop is not None and not 0 <= threshold_kop <= 100_000_000:

@@ -261,3 +261,26 @@ def test_an_unsubscribe_post_without_csrf_changes_nothing(app, clients):
     response = app.test_client().post(f"/notifications/unsubscribe/{token}")
     assert response.status_code == 400
     assert _prefs(app, alpha)["spending"].enabled is True
+
+
+def test_saving_the_page_as_shown_stores_nothing_so_global_defaults_still_apply(app, clients):
+    client, alpha, _ = clients["alpha"]
+    _, data = _form(client)
+    assert client.post(PAGE, data=data).status_code == 302
+    with app.app_context():
+        assert notifications.admin_rows(alpha) == []
+        defaults = settings.get_settings().notification_defaults.model_dump()
+        defaults["rent_expired"]["enabled"] = False
+        settings.set_setting("notification_defaults", defaults)
+        db.session.commit()
+    assert _prefs(app, alpha)["rent_expired"].enabled is False
+    # Clearing the threshold after setting one goes back to the default.
+    _, data = _form(client)
+    client.post(PAGE, data={**data, "threshold": "300"})
+    with app.app_context():
+        assert notifications.low_balance_threshold_kop(alpha) == 30_000
+    _, data = _form(client)
+    client.post(PAGE, data={**data, "threshold": ""})
+    with app.app_context():
+        assert notifications.own_low_balance_threshold_kop(alpha) is None
+        assert notifications.low_balance_threshold_kop(alpha) == 15_000
