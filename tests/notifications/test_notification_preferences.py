@@ -54,6 +54,7 @@ def test_defaults_every_kind_on_topup_and_rent_ending_locked(app_ctx, two_accoun
     assert notifications.low_balance_threshold_kop(account_id) == 15_000  # N3: 150 RUB
 
 
+@pytest.mark.backends
 def test_a_client_choice_applies_to_its_own_account_only(app_ctx, two_accounts):
     alpha, beta = two_accounts["alpha"][0], two_accounts["beta"][0]
     notifications.set_preference(alpha, "spending", enabled=True, frequency="weekly")
@@ -105,6 +106,7 @@ def test_a_global_default_changes_accounts_that_made_no_choice(app_ctx, two_acco
     assert notifications.preference(alpha, "missed_call") == Preference(False, "instant", False)
 
 
+@pytest.mark.backends
 def test_an_admin_lock_for_one_account_overrides_its_client_choice(app_ctx, two_accounts):
     alpha, beta = two_accounts["alpha"][0], two_accounts["beta"][0]
     notifications.set_preference(alpha, "spending", enabled=False)
