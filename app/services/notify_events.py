@@ -193,13 +193,22 @@ class Charge:
     key: str
 
 
-@_guarded
 def charged(account_id: int, posted: ledger.Posted | None) -> Notification | None:
     """Spending at "instant" frequency: one e-mail per call or SMS the client paid for (key: the ledger's)."""
     if posted is None or not posted.created:
         return None
-    if notifications.preference(account_id, "spending").frequency != "instant":
-        return None  # cheap exit on the dialer's path; `notify` checks again
+    try:
+        frequency = notifications.preference(account_id, "spending").frequency
+    except Exception:
+        log.exception("notification trigger charged failed; the charge itself is kept")
+        return None
+    if frequency != "instant":
+        return None  # the usual case on the dialer's path: no savepoint, nothing rendered
+    return _mail_charge(account_id, posted)
+
+
+@_guarded
+def _mail_charge(account_id: int, posted: ledger.Posted) -> Notification | None:
     account = _account(account_id)
     charges = _charges(account, [LedgerTransaction.id == posted.transaction.id])
     if not charges:
