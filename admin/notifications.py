@@ -12,11 +12,12 @@ from flask_admin import Admin, expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from admin.base import SecureBaseView
 from app.extensions import db
+from app.forms.money import parse_roubles
 from app.models import Account
 from app.permissions import feature_permission
 from app.services import notifications
@@ -39,7 +40,15 @@ def _form_class() -> type[FlaskForm]:
         fields[f"enabled_{kind.key}"] = BooleanField(_l("Sent"))
         fields[f"frequency_{kind.key}"] = SelectField(
             _l("Frequency"), choices=[SelectChoice(value, FREQUENCY_LABELS[value]) for value in kind.frequencies])
+    fields["threshold"] = StringField(_l("Low-balance threshold, roubles"),
+                                      description=_l("Empty: the global default."))
     return type("AccountNotificationsForm", (FlaskForm,), fields)
+
+
+def _roubles(kop: int | None) -> str:
+    if kop is None:
+        return ""
+    return f"{kop // 100}" if kop % 100 == 0 else f"{kop / 100:.2f}"
 
 
 def _shown(account_id: int) -> dict:
@@ -50,6 +59,7 @@ def _shown(account_id: int) -> dict:
         data[f"lock_{key}"] = _lock_name(row.locked_by_admin if row else None)
         data[f"enabled_{key}"] = pref.enabled
         data[f"frequency_{key}"] = pref.frequency
+    data["threshold"] = _roubles(notifications.own_low_balance_threshold_kop(account_id))
     return data
 
 
@@ -71,8 +81,13 @@ class AccountNotificationsView(SecureBaseView):
         shown = _shown(account_id)
         form = _form_class()(data=shown)
         is_admin = feature_permission("backoffice.admin").can()
-        if form.validate_on_submit():
+        threshold_kop, error = _threshold(form.threshold.data)
+        if error and form.is_submitted():
+            form.threshold.errors = [error]
+        elif form.validate_on_submit():
             refused = self._save(account_id, form, shown, is_admin)
+            if not refused and (form.threshold.data or "").strip() != shown["threshold"]:
+                refused = self._save_threshold(account_id, threshold_kop, is_admin)
             if refused:
                 db.session.rollback()
                 flash(_("Not saved: only an administrator can change the lock or a locked value of %(kinds)s.",
@@ -87,6 +102,13 @@ class AccountNotificationsView(SecureBaseView):
                            defaults={kind.key: notifications.global_default(kind.key)
                                      for kind in notifications.switchable_kinds()},
                            threshold_kop=notifications.low_balance_threshold_kop(account_id), is_admin=is_admin)
+
+    @staticmethod
+    def _save_threshold(account_id: int, threshold_kop: int | None, is_admin: bool) -> list[str]:
+        if not is_admin and notifications.preference(account_id, "low_balance").locked:
+            return [str(notifications.CATALOGUE["low_balance"].label)]
+        notifications.set_low_balance_threshold_kop(account_id, threshold_kop, is_admin=is_admin)
+        return []
 
     @staticmethod
     def _save(account_id: int, form: FlaskForm, shown: dict, is_admin: bool) -> list[str]:
@@ -112,6 +134,20 @@ class AccountNotificationsView(SecureBaseView):
             else:
                 notifications.set_preference(account_id, key, enabled=enabled, frequency=frequency)
         return []
+
+
+def _threshold(text: str | None) -> tuple[int | None, str | None]:
+    """(kopecks or None for the default, an error message)."""
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    try:
+        value = parse_roubles(text)
+    except ValueError:
+        return None, _("Type an amount in roubles with at most two decimals, e.g. 150 or 150,50.")
+    if not 0 <= value <= 100_000_000:
+        return None, _("The threshold must be between 0 and 1 000 000 roubles.")
+    return value, None
 
 
 def register(admin: Admin) -> None:

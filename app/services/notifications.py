@@ -215,12 +215,13 @@ def own_low_balance_threshold_kop(account_id: int) -> int | None:
     return row.threshold_kop if row is not None else None
 
 
-def set_low_balance_threshold_kop(account_id: int, threshold_kop: int | None) -> int:
-    """The client's threshold (None: back to the default); refused while the low-balance kind is locked."""
+def set_low_balance_threshold_kop(account_id: int, threshold_kop: int | None, *, is_admin: bool = False) -> int:
+    """The account's threshold (None: back to the default); refused while the low-balance kind is locked,
+    unless an administrator sets it."""
     if threshold_kop is not None and not 0 <= threshold_kop <= 100_000_000:
         raise DomainError(str(_l("The threshold must be between 0 and 1 000 000 roubles.")),
                           code="threshold_out_of_range")
-    if preference(account_id, "low_balance").locked:
+    if not is_admin and preference(account_id, "low_balance").locked:
         raise PreferenceLocked(str(_l("“%(kind)s” is set by the administrator and cannot be changed here.",
                                       kind=CATALOGUE["low_balance"].label)))
     row = _row(account_id, "low_balance") or _new_row(account_id, "low_balance")

@@ -132,3 +132,25 @@ def test_clients_and_strangers_never_reach_the_page(app, client, accounts, make_
 
 def test_an_unknown_account_is_404(staff):
     assert staff["admin"].get(_page(999_999)).status_code == 404
+
+
+def test_the_threshold_per_account(app, staff, accounts):
+    alpha, beta = accounts["alpha"], accounts["beta"]
+    assert submit_as_shown(staff["manager"], _page(alpha), {"threshold": "500"}).status_code == 302
+    with app.app_context():
+        assert notifications.low_balance_threshold_kop(alpha) == 50_000
+        assert notifications.low_balance_threshold_kop(beta) == 15_000
+    # Locked with a threshold by an administrator: a manager cannot change it, the client neither.
+    response = submit_as_shown(staff["admin"], _page(alpha), {"lock_low_balance": "locked", "threshold": "1000"})
+    assert response.status_code == 302
+    assert submit_as_shown(staff["manager"], _page(alpha), {"threshold": "10"}).status_code == 200
+    with app.app_context():
+        assert notifications.low_balance_threshold_kop(alpha) == 100_000
+        with pytest.raises(notifications.PreferenceLocked):
+            notifications.set_low_balance_threshold_kop(alpha, 0)
+    response = submit_as_shown(staff["admin"], _page(alpha), {"threshold": "abc"})
+    assert response.status_code == 200 and 'id="threshold-error"' in response.get_data(as_text=True)
+    # Emptied: the global default again.
+    assert submit_as_shown(staff["admin"], _page(alpha), {"threshold": ""}).status_code == 302
+    with app.app_context():
+        assert notifications.low_balance_threshold_kop(alpha) == 15_000
