@@ -69,7 +69,7 @@ def seeded(app, make_client_user, make_staff_user):
         LedgerTransaction,
         ManagerLine,
     )
-    from app.services import sites
+    from app.services import notifications, sites
 
     make_staff_user("admin", ADMIN_EMAIL, ADMIN_PASSWORD)
     client_id, account_id, _, _ = make_client_user("client@acme.example.com")
@@ -99,6 +99,10 @@ def seeded(app, make_client_user, make_staff_user):
         rows["requests"] = request_with_timeline(account_id, site.id, line_id=line.id)
         db.session.commit()
         invoice_id = issued_invoice(account_id)
+        # The account's notifications page shows a kind locked for it and a threshold of its own.
+        notifications.set_admin_override(account_id, "spending", locked=True, enabled=True, frequency="weekly")
+        notifications.set_low_balance_threshold_kop(account_id, 50_000)
+        db.session.commit()
         db.session.remove()
     message = email.message.EmailMessage()
     message["Subject"], message["To"], message["From"] = "Welcome to CallBack", "client@acme.example.com", "noreply@x"
