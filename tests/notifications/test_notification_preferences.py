@@ -174,3 +174,15 @@ def test_a_token_names_one_account_and_kind_and_a_tampered_one_nothing(app_ctx, 
     assert notifications.read_unsubscribe_token(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]) is None
     assert notifications.read_unsubscribe_token("garbage") is None
     assert notifications.read_unsubscribe_token(notifications.unsubscribe_token(10_000, "spending")) is None
+
+
+def test_every_letter_template_prints_the_preference_links():
+    """A new template that forgets the layout or the text footer would send letters without the links."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "app" / "templates" / "email"
+    kinds = {path.name.split(".")[0] for path in folder.glob("*.subject.txt")}
+    assert kinds <= set(notifications.CATALOGUE)
+    for kind in kinds:
+        assert '{% extends "email/_layout.html" %}' in (folder / f"{kind}.html").read_text(), kind
+        assert '{% include "email/_footer.txt" %}' in (folder / f"{kind}.txt").read_text(), kind
