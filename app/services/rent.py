@@ -217,9 +217,9 @@ def credit_and_resume(account_id: int, post_credit: Callable[[], ledger.Posted],
     if stopped:
         _lock_revenue()
     posted = post_credit()
+    notify_events.credited(account_id, posted)  # N5, before the resumed rent's own notice
     if stopped and posted.created:
         resume_after_payment(account_id, now)
-    notify_events.credited(account_id, posted)
     return posted
 
 

@@ -106,6 +106,31 @@ def test_a_payment_resuming_a_stopped_service_sends_top_up_and_rent_renewed(app,
             "payment:yookassa:resume-test", "payment",
             [(ledger.client_account(account_id), MONTH_KOP), (ledger.system_account("system:yookassa"), -MONTH_KOP)]))
         db.session.commit()
-    assert keys(app, account_id, "topup") == ["topup:payment:yookassa:resume-test"]
+    [topup] = notices(app, account_id, "topup")
+    assert topup.dedup_key == "topup:payment:yookassa:resume-test" and "Balance now: RUB500.00" in topup.body_text
     renewed = notices(app, account_id, "rent_renewed")
     assert len(renewed) == 2 and "resumed the service" in renewed[-1].body_text
+    assert "Balance now: RUB0.00" in renewed[-1].body_text and renewed[-1].id > topup.id  # the top-up first
+
+
+def test_the_rent_ending_notice_says_when_autopay_will_pay(app, mailbox, rented):
+    from app.models import Autopay, PaymentCard
+    from app.services import payments
+
+    day = _day()
+    with_card, _ = rented(local(day + dt.timedelta(days=2), 12, 0, VVO), 1_000, locale="en",
+                          timezone="Asia/Vladivostok")
+    without, _ = rented(local(day + dt.timedelta(days=2), 12, 0, VVO), 1_000, locale="en",
+                        timezone="Asia/Vladivostok")
+    with app.app_context():
+        card = PaymentCard(account_id=with_card, provider_method_id="pm-events-1", title="Bank card *4444")
+        db.session.add(card)
+        db.session.flush()
+        db.session.add(Autopay(account_id=with_card, is_enabled=True, card_id=card.id))
+        db.session.commit()
+        assert payments.autopay_of(with_card).is_enabled
+    notify_tasks.daily.call_local(local(day, 10, 5, VVO))
+    [paid_by_card] = notices(app, with_card, "rent_ending")
+    [plain] = notices(app, without, "rent_ending")
+    assert "Autopay is on" in paid_by_card.body_text and "Autopay is on" not in plain.body_text
+    assert "RUB10.00" in plain.body_text and "RUB500.00" in plain.body_text  # the balance and a month's price
