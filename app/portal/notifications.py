@@ -94,6 +94,7 @@ def notifications_page():
             form = _form_class()(formdata=None, data=_current_data(account.id))
         elif threshold_error:
             form.threshold.errors = [threshold_error]
+            _show_locked_as_they_are(form, prefs)
         else:
             try:
                 _save(form, account.id, prefs, threshold_kop)
@@ -106,6 +107,13 @@ def notifications_page():
                 return redirect(url_for(".notifications_page"))
     return render_template("portal/notifications.html", form=form, kinds=notifications.switchable_kinds(),
                            prefs=prefs, frequency_labels=FREQUENCY_LABELS)
+
+
+def _show_locked_as_they_are(form, prefs: dict) -> None:
+    """A disabled checkbox is not submitted: shown again, a locked kind shows its value, not "off"."""
+    for key, pref in prefs.items():
+        if pref.locked:
+            form[f"enabled_{key}"].data = pref.enabled
 
 
 def _threshold(form, is_locked: bool, account_id: int) -> tuple[int | None, str | None]:

@@ -284,3 +284,20 @@ def test_saving_the_page_as_shown_stores_nothing_so_global_defaults_still_apply(
     with app.app_context():
         assert notifications.own_low_balance_threshold_kop(alpha) is None
         assert notifications.low_balance_threshold_kop(alpha) == 15_000
+
+
+def test_a_browser_saves_the_page_while_a_kind_with_several_frequencies_is_locked(app, clients):
+    """Disabled controls are not submitted: the form still validates and the locked kind keeps its value."""
+    client, alpha, _ = clients["alpha"]
+    with app.app_context():
+        notifications.set_admin_override(alpha, "spending", locked=True, enabled=True, frequency="weekly")
+        db.session.commit()
+    _, data = _form(client)
+    assert "frequency_spending" not in data and "enabled_spending" not in data
+    response = client.post(PAGE, data={**data, "threshold": "x"})
+    spending_row = re.search(r'<tr data-kind="spending".*?</tr>', response.get_data(as_text=True), re.S).group(0)
+    assert "checked" in spending_row  # shown again as it is, not as "off"
+    data.pop("enabled_missed_call")
+    assert client.post(PAGE, data=data).status_code == 302
+    prefs = _prefs(app, alpha)
+    assert prefs["missed_call"].enabled is False and prefs["spending"] == Preference(True, "weekly", True)
