@@ -94,3 +94,32 @@ def test_a_run_holding_the_lock_makes_another_run_skip(app, mailbox, make_client
         assert notify_tasks.daily.call_local(local(day, 10, 5, MSK)) == {}
     assert _all_keys(app, accounts) == []
     assert notify_tasks.daily.call_local(local(day, 10, 5, MSK))["low_balance"] == 2
+
+
+def test_on_commit_callbacks_wait_for_the_outermost_commit(app_ctx):
+    """The notices queued inside a savepoint (rent.renew_due's per account) are sent after the real commit only;
+    a savepoint rolled back keeps the enclosing transaction's callbacks."""
+    import sqlalchemy as sa
+
+    from app.db import on_commit
+
+    ran = []
+    db.session.execute(sa.text("SELECT 1"))
+    on_commit(db.session, lambda: ran.append("outer"))
+    with db.session.begin_nested():
+        on_commit(db.session, lambda: ran.append("inner"))
+    assert ran == []  # the savepoint's release is no commit
+    try:
+        with db.session.begin_nested():
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    assert ran == []
+    db.session.commit()
+    assert ran == ["outer", "inner"]
+    db.session.execute(sa.text("SELECT 1"))
+    on_commit(db.session, lambda: ran.append("rolled back"))
+    db.session.begin_nested()  # a savepoint still open when the whole transaction rolls back
+    db.session.rollback()
+    db.session.commit()
+    assert ran == ["outer", "inner"]
