@@ -1,48 +1,31 @@
 """The notifications' schedule (issue 8 part 4): every 10 minutes, the stops of service just reached
 (`rent_expired`) and, for every account whose local time is within the sending hours, the daily checks and
-digests (`app/services/notify_events.py`). Single-flight (a Huey lock made at import, like the dialer's), and
+digests (`app/services/notify_events.py`). Single-flight (an expiring lease, like the dialer's), and
 idempotent anyway: every notice has a dedup key per account and local day (or per stop), so re-runs and
 overlapping runs send nothing twice. Each account is committed on its own: one failing account does not hold
 back the others."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 
 from huey import crontab
-from huey.exceptions import TaskLockedException
 
 from app.db import utcnow
 from app.extensions import db
-from app.services import notify_events
-from dialer.huey_app import huey, periodic_task
+from app.services import leases, notify_events
+from dialer.huey_app import periodic_task
 
 log = logging.getLogger(__name__)
 
-# Made at import so the scheduling consumer knows its key and clears it if a killed worker left it (dialer.main).
-DAILY_LOCK = huey.lock_task("notify.daily")
-
-
-@contextlib.contextmanager
-def _single_flight(lock):
-    try:
-        lock.acquire()
-    except TaskLockedException:
-        log.info("%s: another run is in progress", lock._name)
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+LEASE_S = 600  # single flight (app.services.leases): a run killed mid-way holds the next ones back this long at most
 
 
 @periodic_task("notify.daily", crontab(minute="*/10"))
 def daily(now: dt.datetime | None = None) -> dict[str, int]:
-    """Returns how many notices of each kind were queued (an empty dict when another run holds the lock)."""
+    """Returns how many notices of each kind were queued (an empty dict when another run holds the lease)."""
     counts: dict[str, int] = {}
-    with _single_flight(DAILY_LOCK) as is_ours:
+    with leases.single_flight("notify.daily", LEASE_S) as is_ours:
         if not is_ours:
             return counts
         now = now or utcnow()

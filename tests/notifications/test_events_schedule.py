@@ -10,20 +10,17 @@ from events_helpers import MSK, VVO, add_rent_tariff, backdate, local, make_acco
 
 from app.db import utcnow
 from app.extensions import db
-from app.services import charges, notify_events
+from app.services import charges, leases, notify_events
 from dialer.huey_app import huey
 from dialer.tasks import notify as notify_tasks
 
 
-def test_it_is_a_periodic_task_every_ten_minutes_with_a_lock_the_consumer_knows():
+def test_it_is_a_periodic_task_every_ten_minutes():
     def due(stamp: dt.datetime) -> bool:
         return any(f"{type(t).__module__}.{t.name}" == "notify.daily" for t in huey.read_periodic(stamp))
 
     stamps = [dt.datetime(2026, 11, 27, 10, minute) for minute in range(60)]
     assert [s.minute for s in stamps if due(s)] == [0, 10, 20, 30, 40, 50]
-    notify_tasks.DAILY_LOCK.acquire()  # as left by a worker killed mid-run
-    huey.flush_locks()
-    assert not notify_tasks.DAILY_LOCK.is_locked()
 
 
 def test_the_sending_hours_are_local():
@@ -87,12 +84,15 @@ def test_reruns_and_overlapping_runs_send_nothing_twice(app, mailbox, make_clien
     assert [i for i in got if i in sent_ids] == sent_ids  # each received over SMTP once
 
 
-def test_a_run_holding_the_lock_makes_another_run_skip(app, mailbox, make_client_user):
+def test_a_run_holding_the_lease_makes_another_run_skip(app, mailbox, make_client_user):
     day = utcnow().date() + dt.timedelta(days=1)
     accounts, _ = _prepare(app, make_client_user, day)
-    with notify_tasks.DAILY_LOCK:
-        assert notify_tasks.daily.call_local(local(day, 10, 5, MSK)) == {}
+    with app.app_context():
+        assert leases.acquire("notify.daily", "other-run", notify_tasks.LEASE_S)
+    assert notify_tasks.daily.call_local(local(day, 10, 5, MSK)) == {}
     assert _all_keys(app, accounts) == []
+    with app.app_context():
+        leases.release("notify.daily", "other-run")
     assert notify_tasks.daily.call_local(local(day, 10, 5, MSK))["low_balance"] == 2
 
 
