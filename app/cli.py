@@ -2,7 +2,9 @@
 `yookassa-sandbox`, `mtt-sandbox`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 from urllib.parse import urlsplit
 
 import click
@@ -11,9 +13,32 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.config import PROJECT_ROOT
+from app.db import utcnow
 from app.extensions import db
-from app.models import Account, Department, LedgerAccount, LedgerEntry, LedgerTransaction, ManagerLine, Setting
-from app.services import accounts, ledger, permissions, rent, site_settings, sites
+from app.models import (
+    Account,
+    Department,
+    Invoice,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    ManagerLine,
+    RentPeriod,
+    Setting,
+)
+from app.services import (
+    accounts,
+    adjustments,
+    invoices,
+    ledger,
+    notifications,
+    notify_events,
+    permissions,
+    rent,
+    site_settings,
+    sites,
+    tariffs,
+)
 from app.services import settings as global_settings
 from app.services.accounts import AccountError
 from app.services.audit import acting_as
@@ -24,7 +49,8 @@ demo_cli = AppGroup("demo", help="Demo data for trying the service.")
 billing_cli = AppGroup("billing", help="Rent renewals and statements.")
 
 # Demo-only credentials, printed by `demo seed`; a real installation creates its staff with `users create`.
-DEMO_PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "client": "demo-client-pass"}
+DEMO_PASSWORDS = {"admin": "demo-admin-pass", "manager": "demo-manager-pass", "client": "demo-client-pass",
+                  "lowbalance": "demo-lowbalance-pass"}
 DEMO_EMAILS = {role: f"{role}@demo.example.com" for role in DEMO_PASSWORDS}
 
 
@@ -62,9 +88,13 @@ def _seed() -> dict:
     client = _ensure_client()
     site = client.account.sites[0] if client.account.sites else _demo_site(client.account)
     _demo_setup(client.account, site)
+    low = _ensure_client("lowbalance", "Demo Low Balance")
     db.session.commit()
+    admin = accounts.find_user(DEMO_EMAILS["admin"])
+    _demo_notifications(client.account.id, low.account.id, admin.id)
     result = {role: {"email": DEMO_EMAILS[role], "password": DEMO_PASSWORDS[role]} for role in DEMO_PASSWORDS}
     result.update(account_id=client.account.id, client_id=client.account.client_code,
+                  lowbalance_account_id=low.account.id,
                   site_key=site.public_key, site_origin=current_app.config["PUBLIC_URL"])
     return result
 
@@ -84,11 +114,11 @@ def _password_is(user, role: str) -> bool:
     return check_password_hash(user.password_hash, DEMO_PASSWORDS[role])
 
 
-def _ensure_client():
-    user = accounts.find_user(DEMO_EMAILS["client"])
+def _ensure_client(role: str = "client", company: str = "Demo Company"):
+    user = accounts.find_user(DEMO_EMAILS[role])
     if user is None:
-        return accounts.signup(DEMO_EMAILS["client"], DEMO_PASSWORDS["client"], "Demo Company")
-    return _ensure_user("client")
+        return accounts.signup(DEMO_EMAILS[role], DEMO_PASSWORDS[role], company)
+    return _ensure_user(role)
 
 
 def _demo_site(account):
@@ -157,9 +187,83 @@ def _demo_limits() -> None:
             global_settings.set_setting(key, value)
 
 
+# Every notification kind the demo can show on the back office's page of sent mail and SMS comes from a real
+# event, done once through the services (their ledger keys and the notices' dedup keys make re-runs no-ops):
+# the client account gets an administrator's credit (topup), a bank invoice issued and marked paid
+# (invoice_issued, invoice_paid and its topup) and a month of rent bought from the balance (rent_renewed), and
+# chooses "instant" spending letters, so each demo call and SMS it pays for is mailed (spending; the seed
+# charges no call: a charge without a call would be a made-up ledger row); the low-balance account (the 100 RUB
+# gift is below the 150 RUB default threshold) has its trial kept ending within 5 days and its daily checks run
+# at a moment inside its sending hours (low_balance, rent_ending). Calls made in the demo add the rest.
+DEMO_CREDIT_KOP, DEMO_INVOICE_KOP, DEMO_RENT_MONTHS, DEMO_TRIAL_LEFT = 50_000, 100_000, 1, dt.timedelta(days=5)
+DEMO_COMPANY = {"name": "ООО «Демо-клиент»", "inn": "7707083893", "kpp": "773601001", "ogrn": "1027700132195",
+                "address": "117997, г. Москва, ул. Вавилова, д. 19", "bank_name": "Демо-банк",
+                "bik": "049805746", "correspondent_account": "30101810800000000746",
+                "settlement_account": "40602810700000000025"}
+
+
+def _demo_notifications(client_id: int, low_id: int, admin_id: int) -> list[str]:
+    """The events behind the notices (see above); each step committed on its own. Returns what it did."""
+    done = []
+    credit_key = f"adjust:{uuid.uuid5(uuid.NAMESPACE_URL, f'callback-demo-credit:{client_id}')}"
+    if adjustments.adjust(client_id, DEMO_CREDIT_KOP, "Demo: credit by the administrator", admin_id,
+                          key=credit_key).created:
+        done.append("administrator credit")
+    db.session.commit()
+    if invoices.company_details(client_id) is None:
+        invoices.save_company_details(client_id, **DEMO_COMPANY)
+    invoice = db.session.scalar(sa.select(Invoice).where(Invoice.account_id == client_id).order_by(Invoice.id))
+    if invoice is None:
+        invoice = invoices.issue(client_id, DEMO_INVOICE_KOP)
+        done.append(f"invoice {invoice.number} issued")
+    if invoice.status == invoices.ISSUED:
+        invoices.mark_paid(invoice.id, admin_id)
+        done.append(f"invoice {invoice.number} paid")
+    db.session.commit()
+    has_rent = db.session.scalar(sa.select(RentPeriod.id).where(RentPeriod.account_id == client_id).limit(1))
+    if has_rent is None and ledger.balance(client_id) >= rent.price_of(DEMO_RENT_MONTHS,
+                                                                        tariffs.current_tariff()):
+        rent.buy(client_id, DEMO_RENT_MONTHS)
+        done.append("rent bought")
+    if not notifications.preference(client_id, "spending").locked:  # an administrator's lock is kept
+        if notifications.preference(client_id, "spending").frequency != "instant":
+            notifications.set_preference(client_id, "spending", enabled=True, frequency="instant")
+    db.session.commit()
+    done += _demo_low_balance(low_id)
+    return done
+
+
+def _demo_low_balance(account_id: int) -> list[str]:
+    done = []
+    now = utcnow()
+    end = notify_events.service_end(account_id)
+    has_rent = db.session.scalar(sa.select(RentPeriod.id).where(RentPeriod.account_id == account_id).limit(1))
+    if has_rent is None and (end is None or not now + dt.timedelta(days=1) < end <= now + DEMO_TRIAL_LEFT):
+        # The trial is the demo's (no rent bought): kept ending in a few days, as the back office's account
+        # form sets it (there is no service function for it).
+        db.session.get(Account, account_id).trial_ends_at = now + DEMO_TRIAL_LEFT
+        done.append("trial set to end in 5 days")
+    db.session.commit()
+    done += notify_events.daily_checks(account_id, in_sending_hours(account_id, now))
+    db.session.commit()
+    return done
+
+
+def in_sending_hours(account_id: int, now: dt.datetime) -> dt.datetime:
+    """`now` if the account's local time is within the daily notices' sending hours, else the latest moment
+    before it that is (21:00 local), so the seed's daily checks send at any hour."""
+    zone = notify_events.zone_of(db.session.get(Account, account_id).timezone)
+    local = now.astimezone(zone)
+    if notify_events.SEND_HOUR <= local.hour < notify_events.SEND_UNTIL_HOUR:
+        return now
+    day = local.date() - dt.timedelta(days=1 if local.hour < notify_events.SEND_HOUR else 0)
+    return dt.datetime.combine(day, dt.time(notify_events.SEND_UNTIL_HOUR - 1), zone).astimezone(dt.UTC)
+
+
 def _as_text(result: dict) -> str:
-    lines = [f"{role:8} {result[role]['email']}  password: {result[role]['password']}" for role in DEMO_PASSWORDS]
-    lines += [f"client ID {result['client_id']} (account {result['account_id']})",
+    lines = [f"{role:10} {result[role]['email']}  password: {result[role]['password']}" for role in DEMO_PASSWORDS]
+    lines += [f"client ID {result['client_id']} (account {result['account_id']}); low-balance account "
+              f"{result['lowbalance_account_id']}",
               f"site key  {result['site_key']}  origin {result['site_origin']}"]
     return "\n".join(lines)
 
