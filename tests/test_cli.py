@@ -33,13 +33,14 @@ def test_demo_seed_is_idempotent_and_prints_working_logins(app, mailbox):
     assert first == second
     assert set(first) >= {"admin", "manager", "client", "account_id", "site_key", "site_origin"}
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 1
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 3
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 2  # the low-balance demo too
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 4
         site = db.session.scalar(sa.select(Site))
         assert site.public_key == first["site_key"] and site.account_id == first["account_id"]
         assert first["site_origin"] in site.domains
         assert {"http://localhost:5000", "http://127.0.0.1:5000"} <= set(site.domains)
-        assert ledger.balance(first["account_id"]) == 10_000  # the gift, once
+        # the gift, the administrator's credit and the paid invoice, less one month of rent: each once
+        assert ledger.balance(first["account_id"]) == 10_000 + 50_000 + 100_000 - 99_000
     client = app.test_client()
     for role, home in (("admin", "/admin/"), ("manager", "/admin/"), ("client", "/cabinet/")):
         response = login(app.test_client(), first[role]["email"], first[role]["password"])

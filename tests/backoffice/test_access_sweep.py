@@ -381,6 +381,14 @@ def _request_row(n):
     return request_row(account.id, sites.create_site(account, f"Row site {n}", [f"https://row{n}.example.com"]).id)
 
 
+def _outbox_row(n):
+    from app.models import Notification
+
+    account = _new_account(n)
+    return Notification(account_id=account.id, channel="email", kind="welcome", recipient=f"row{n}@rows.example.com",
+                        body_text="a letter")
+
+
 def _tariff_payload(w, n):
     import datetime as dt
 
@@ -396,7 +404,7 @@ ROW_FACTORIES = {
     "tariffs": _tariff_row, "tariff_versions": _tariff_row,
     "payments": lambda n: payment_row(_new_account(n).id), "payment_cards": lambda n: card_row(_new_account(n).id),
     "refunds": lambda n: refund_row(_new_account(n).id), "invoices": lambda n: invoice_row(_new_account(n).id),
-    "requests": _request_row,
+    "requests": _request_row, "outbox": _outbox_row,
 }
 
 
@@ -444,6 +452,8 @@ CREATE_PAYLOADS = {
                                          "amount_kop": "100", "status": "paid"}),
     "requests": ("phone", lambda w, n: {"account_id": str(w.account_id), "phone": f"+7999000{n:04d}",
                                         "status": "completed", "outcome": "success"}),
+    "outbox": ("recipient", lambda w, n: {"recipient": f"forged{n}@rows.example.com", "kind": "welcome",
+                                          "body_text": "forged", "status": "sent"}),
 }
 
 # endpoint -> (column, value) a person changes on the edit page; the stored row must then hold it
@@ -465,6 +475,7 @@ EDIT_CHANGES = {
     "refunds": ("status", "forged {n}"),
     "invoices": ("status", "forged {n}"),
     "requests": ("status", "forged {n}"),
+    "outbox": ("status", "forged {n}"),
 }
 
 
@@ -593,7 +604,15 @@ def _log_in(client, email: str | None, password: str | None) -> str:
 def _seed(app) -> tuple[int, dict]:
     """The client's account with one row of every kind (and its gift in the ledger, audit rows of it all)."""
     from app.extensions import db
-    from app.models import AccountPermission, AuditLog, BlacklistEntry, Department, LedgerTransaction, ManagerLine
+    from app.models import (
+        AccountPermission,
+        AuditLog,
+        BlacklistEntry,
+        Department,
+        LedgerTransaction,
+        ManagerLine,
+        Notification,
+    )
     from app.services import accounts, sites
 
     with app.app_context():
@@ -624,6 +643,8 @@ def _seed(app) -> tuple[int, dict]:
         seed.update({endpoint: row.id for endpoint, row in money.items()})
         seed["requests"] = request_with_timeline(account.id, site.id, line_id=line.id)
         db.session.commit()
+        seed["outbox"] = db.session.scalar(sa.select(Notification.id).where(Notification.account_id == account.id)
+                                           .order_by(Notification.id).limit(1))  # its welcome letter
         assert all(seed.values()), seed
         account_id = account.id
         db.session.remove()

@@ -68,6 +68,7 @@ def seeded(app, make_client_user, make_staff_user):
         Department,
         LedgerTransaction,
         ManagerLine,
+        Notification,
     )
     from app.services import notifications, sites
 
@@ -97,6 +98,7 @@ def seeded(app, make_client_user, make_staff_user):
         db.session.commit()
         rows.update({endpoint: row.id for endpoint, row in money.items()})
         rows["requests"] = request_with_timeline(account_id, site.id, line_id=line.id)
+        rows["outbox"] = db.session.scalar(sa.select(sa.func.max(Notification.id)))
         db.session.commit()
         invoice_id = issued_invoice(account_id)
         # The account's notifications page shows a kind locked for it and a threshold of its own.

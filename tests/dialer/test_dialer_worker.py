@@ -232,4 +232,5 @@ def test_a_provider_event_wakes_the_worker(served_app, sandbox, make_shop, reque
         time.sleep(0.05)
 
     assert request_row(served_app, request_id).status == "connected"
-    assert worker.executions("dialer.attempt_event") >= 2
+    # One run may see both answer events stored; the reconciler leaves attempts younger than SETTLE_AFTER alone.
+    assert worker.executions("dialer.attempt_event") >= 1
