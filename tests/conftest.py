@@ -208,3 +208,20 @@ def fresh_limits(app):
 
     reset()
     return reset
+
+
+@pytest.fixture
+def served_app(app):
+    """The app served over HTTP on loopback (as gunicorn would: MTT's events reach our hook), PUBLIC_URL there."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

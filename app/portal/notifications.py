@@ -153,7 +153,7 @@ def _save(form, account_id: int, prefs: dict, threshold_kop: int | None) -> None
 # --- the unsubscribe link ---------------------------------------------------------------------------------------
 
 class UnsubscribeForm(FlaskForm):
-    pass
+    """No fields: the confirmation POST carries only its CSRF token."""
 
 
 @unsubscribe_bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

@@ -5,14 +5,12 @@ lines and money.
 from __future__ import annotations
 
 import itertools
-import threading
 from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
 from dialer_helpers import request_row
 from telephony.mtt_helpers import mtt_settings, new_sandbox
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Account, CallAttempt, CallbackRequest, Department, ManagerLine
@@ -35,19 +33,6 @@ def sandbox():
 @pytest.fixture
 def app_overrides(sandbox):
     return {**mtt_settings(sandbox), "DIALER_DIAL_ON_CREATE": True}
-
-
-@pytest.fixture
-def served_app(app):
-    """The app served over HTTP on loopback, its PUBLIC_URL pointing there (where MTT sends events)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 @dataclass

@@ -2,13 +2,10 @@
 charged, each e-mailed to the owner at the "instant" frequency (and nothing per charge at the default daily)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 from events_helpers import keys, make_account, received, set_spending
 from telephony.mtt_helpers import mtt_settings, new_sandbox
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Account, CallAttempt, ManagerLine
@@ -31,19 +28,6 @@ def sandbox():
 @pytest.fixture
 def app_overrides(sandbox):
     return {**mtt_settings(sandbox), "DIALER_DIAL_ON_CREATE": True}
-
-
-@pytest.fixture
-def served_app(app):
-    """The app served over HTTP on loopback (MTT's events reach our hook), PUBLIC_URL pointing there."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def _shop(app, make_client_user) -> tuple[int, str, str]:

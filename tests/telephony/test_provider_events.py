@@ -2,13 +2,10 @@
 never move back, and an end event makes the worker fetch the call record from MTT (the sandbox, over HTTP)."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 from helpers import make_site
 from mtt_helpers import CLIENT, make_plan
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import CallAttempt, CallbackRequest, CallRecord, ProviderEvent
@@ -156,19 +153,6 @@ def test_an_end_event_makes_the_worker_store_the_call_record_from_mtt(app, clien
     assert attempt_event.call_local(attempt_id) is True
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CallRecord)) == 1
-
-
-@pytest.fixture
-def served_app(app):
-    """The app served over HTTP on loopback (as gunicorn would), its PUBLIC_URL pointing there."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def test_the_sandbox_calls_our_events_url_and_each_event_is_stored_once(served_app, sandbox):
