@@ -33,6 +33,7 @@ class CallbackRequest(db.Model):
     __tablename__ = "callback_request"
     __table_args__ = (
         sa.Index("ix_callback_request_site_created", "site_id", "created_at"),
+        sa.Index("ix_callback_request_account_created", "account_id", "created_at"),  # the cabinet's statistics
         sa.Index("ix_callback_request_status_scheduled", "status", "scheduled_for"),
         sa.Index("ix_callback_request_retry_at", "retry_at"),
     )

@@ -1,0 +1,284 @@
+"""The client cabinet's statistics (issue 9 parts 1 and 6; C2, C7, X2): plain functions over one account's rows.
+
+Every query filters by `account_id`; a `site_id` of another account matches nothing (the site filter is applied
+together with the account filter, never instead of it). Periods are half-open UTC intervals `[start, end)`
+computed from local days in the account's time zone (`period_bounds`).
+
+How things are measured (so the numbers mean the same on SQLite and PostgreSQL):
+
+- requests are counted by their `created_at`; "answered" means outcome `success` (manager and client both
+  answered, docs/dialer.md D9); the answered share is answered / all requests of the period;
+- speed to connect (X2) is the request's first `connected` transition (`dialer_transition`, the request's
+  own row or an attempt's) minus the request's `created_at`; the durations are fetched with an indexed
+  query and the median and 95th percentile computed in Python with the **nearest-rank** method
+  (`nearest_rank`): the value at rank ceil(p/100 * n) of the sorted list, always one of the measured values;
+- talk minutes: the sum of the requests' `duration_s` (the client's talk time), divided by 60;
+- spend: the client's ledger debits of kinds `call` and `sms` posted in the period, in kopecks (a debit is a
+  negative entry on `client:<id>`, app.services.ledger); not attributable to a site, so None with `site_id`;
+- widget shows: `widget_event_count` rows of kind `shown`; the counters are kept per **UTC** day
+  (app.services.widget_events), so the shows of a period are those of the UTC days the period touches
+  (an approximation at the period's edges for zones far from UTC);
+- per-day and per-hour buckets are local (the account's zone): the request times of the period are fetched
+  (one indexed range query on `callback_request(account_id, created_at)`) and bucketed in Python.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    CallbackRequest,
+    DialerTransition,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    ManagerLine,
+    Site,
+    WidgetEventCount,
+)
+from app.services import DomainError
+
+PERIODS = ("today", "yesterday", "week", "month", "custom")
+SPEND_KINDS = ("call", "sms")
+ANSWERED_OUTCOME = "success"
+NO_OUTCOME = ""  # the outcome key of requests not (yet) called: rejected, expired, waiting
+
+
+class StatsError(DomainError):
+    code = "stats_error"
+
+
+# ---------------------------------------------------------------------------------------------------- periods
+
+def period_bounds(kind: str, tz: str | dt.tzinfo, today: dt.date | None = None, start: dt.date | None = None,
+                  end: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """The period's `[start, end)` in aware UTC datetimes, from local midnights in the zone `tz`.
+
+    today: the local day so far (to the next local midnight); yesterday: the local day before; week: the last
+    7 local days including today; month: the last 30 local days including today; custom: the local days `start`
+    to `end`, both included. `today` defaults to the local date now in `tz`.
+    """
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    if today is None:
+        today = dt.datetime.now(zone).date()
+    if kind == "today":
+        first, last = today, today
+    elif kind == "yesterday":
+        first = last = today - dt.timedelta(days=1)
+    elif kind == "week":
+        first, last = today - dt.timedelta(days=6), today
+    elif kind == "month":
+        first, last = today - dt.timedelta(days=29), today
+    elif kind == "custom":
+        if start is None or end is None:
+            raise StatsError("a custom period needs a start and an end date")
+        if end < start:
+            raise StatsError("a period's end is not before its start")
+        first, last = start, end
+    else:
+        raise StatsError(f"unknown period {kind!r}; one of {', '.join(PERIODS)}")
+    return _local_midnight(first, zone), _local_midnight(last + dt.timedelta(days=1), zone)
+
+
+def _local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# ---------------------------------------------------------------------------------------------------- percentiles
+
+def nearest_rank(sorted_values: Sequence[float], p: float) -> float | None:
+    """The p-th percentile (0 < p <= 100) by nearest rank: the value at rank ceil(p/100 * n); None when empty."""
+    if not sorted_values:
+        return None
+    if not 0 < p <= 100:
+        raise StatsError(f"a percentile is in (0, 100], got {p!r}")
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Speed to connect (X2) in seconds over `count` connected requests."""
+
+    count: int
+    p50_s: float | None
+    p95_s: float | None
+
+    @classmethod
+    def of(cls, durations: Sequence[float]) -> Speed:
+        ordered = sorted(durations)
+        return cls(count=len(ordered), p50_s=nearest_rank(ordered, 50), p95_s=nearest_rank(ordered, 95))
+
+
+@dataclass(frozen=True)
+class LineSpeed:
+    line_id: int | None  # None: connected without an answering line recorded
+    manager_name: str
+    number: str
+    speed: Speed
+
+
+@dataclass(frozen=True)
+class Summary:
+    start: dt.datetime
+    end: dt.datetime
+    site_id: int | None
+    requests: int
+    by_status: dict[str, int]
+    by_outcome: dict[str, int]  # "" for requests without an outcome
+    shows: int
+    conversion: float | None  # requests / shows; None without shows
+    answered: int
+    answered_share: float | None  # answered / requests; None without requests
+    speed: Speed
+    speed_by_line: list[LineSpeed] = field(default_factory=list)
+    talk_minutes: float = 0.0
+    spend_kop: int | None = None  # None with a site filter (the ledger is per account)
+
+
+# ---------------------------------------------------------------------------------------------------- queries
+
+def _request_filter(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None) -> list:
+    where = [CallbackRequest.account_id == account_id, CallbackRequest.created_at >= start,
+             CallbackRequest.created_at < end]
+    if site_id is not None:
+        where.append(CallbackRequest.site_id == site_id)
+    return where
+
+
+def summary(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None = None) -> Summary:
+    start, end = _aware(start), _aware(end)
+    where = _request_filter(account_id, start, end, site_id)
+    by_status: dict[str, int] = {}
+    by_outcome: Counter[str] = Counter()
+    talk_s = 0
+    rows = db.session.execute(
+        sa.select(CallbackRequest.status, CallbackRequest.outcome, sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(CallbackRequest.duration_s), 0))
+        .where(*where).group_by(CallbackRequest.status, CallbackRequest.outcome))
+    for status, outcome, count, seconds in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        by_outcome[outcome or NO_OUTCOME] += count
+        talk_s += int(seconds or 0)
+    requests = sum(by_status.values())
+    answered = by_outcome.get(ANSWERED_OUTCOME, 0)
+    shows = _shows(account_id, start, end, site_id)
+    per_line = _connect_durations(where)
+    all_durations = [seconds for durations in per_line.values() for seconds in durations]
+    return Summary(start=start, end=end, site_id=site_id, requests=requests, by_status=by_status,
+                   by_outcome=dict(by_outcome), shows=shows,
+                   conversion=requests / shows if shows else None, answered=answered,
+                   answered_share=answered / requests if requests else None, speed=Speed.of(all_durations),
+                   speed_by_line=_line_speeds(account_id, per_line), talk_minutes=round(talk_s / 60, 2),
+                   spend_kop=None if site_id is not None else spend_kop(account_id, start, end))
+
+
+def _connect_durations(where: list) -> dict[int | None, list[float]]:
+    """Seconds from each request's creation to its first `connected` transition, by answering line."""
+    first_connected = (
+        sa.select(DialerTransition.request_id, sa.func.min(DialerTransition.at).label("at"))
+        .join(CallbackRequest, CallbackRequest.id == DialerTransition.request_id)
+        .where(*where, DialerTransition.status == "connected")
+        .group_by(DialerTransition.request_id).subquery())
+    rows = db.session.execute(
+        sa.select(CallbackRequest.answered_line_id, CallbackRequest.created_at, first_connected.c.at)
+        .join(first_connected, first_connected.c.request_id == CallbackRequest.id))
+    durations: dict[int | None, list[float]] = defaultdict(list)
+    for line_id, created_at, connected_at in rows:
+        connected_at = _aware(connected_at) if isinstance(connected_at, dt.datetime) else _parse(connected_at)
+        durations[line_id].append((connected_at - _aware(created_at)).total_seconds())
+    return durations
+
+
+def _parse(value) -> dt.datetime:
+    """SQLite hands an aggregate's datetime back as text (no column type on `min(...)`)."""
+    return _aware(dt.datetime.fromisoformat(str(value)))
+
+
+def _line_speeds(account_id: int, per_line: dict[int | None, list[float]]) -> list[LineSpeed]:
+    ids = [line_id for line_id in per_line if line_id is not None]
+    lines = {line.id: line for line in db.session.scalars(
+        sa.select(ManagerLine).where(ManagerLine.account_id == account_id, ManagerLine.id.in_(ids)))} if ids else {}
+    result = []
+    for line_id, durations in per_line.items():
+        line = lines.get(line_id)
+        result.append(LineSpeed(line_id=line_id, manager_name=line.manager_name if line else "",
+                                number=line.number if line else "", speed=Speed.of(durations)))
+    return sorted(result, key=lambda item: (item.line_id is None, item.manager_name, item.line_id or 0))
+
+
+def _shows(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None) -> int:
+    first_day, last_day = start.date(), (end - dt.timedelta(microseconds=1)).date()
+    query = (sa.select(sa.func.coalesce(sa.func.sum(WidgetEventCount.count), 0))
+             .join(Site, Site.id == WidgetEventCount.site_id)
+             .where(Site.account_id == account_id, WidgetEventCount.kind == "shown",
+                    WidgetEventCount.day >= first_day, WidgetEventCount.day <= last_day))
+    if site_id is not None:
+        query = query.where(WidgetEventCount.site_id == site_id)
+    return int(db.session.scalar(query) or 0)
+
+
+def spend_kop(account_id: int, start: dt.datetime, end: dt.datetime) -> int:
+    """The client's call and SMS debits posted in `[start, end)`, in kopecks, as a positive number."""
+    total = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_kop), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.ledger_account_id)
+        .where(LedgerAccount.account_id == account_id, LedgerTransaction.kind.in_(SPEND_KINDS),
+               LedgerTransaction.created_at >= _aware(start), LedgerTransaction.created_at < _aware(end)))
+    return -int(total or 0)
+
+
+# ---------------------------------------------------------------------------------------------------- charts
+
+def _request_rows(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None, *columns):
+    return db.session.execute(
+        sa.select(CallbackRequest.created_at, *columns)
+        .where(*_request_filter(account_id, _aware(start), _aware(end), site_id)))
+
+
+def per_day(account_id: int, start: dt.datetime, end: dt.datetime, tz: str | dt.tzinfo,
+            site_id: int | None = None) -> list[tuple[dt.date, dict[str, int]]]:
+    """Requests per local day of the period (every day listed, empty ones too), counted by outcome."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    counts: dict[dt.date, Counter[str]] = defaultdict(Counter)
+    for created_at, outcome in _request_rows(account_id, start, end, site_id, CallbackRequest.outcome):
+        counts[_aware(created_at).astimezone(zone).date()][outcome or NO_OUTCOME] += 1
+    day, last = _aware(start).astimezone(zone).date(), (_aware(end) - dt.timedelta(microseconds=1)).astimezone(
+        zone).date()
+    result = []
+    while day <= last:
+        result.append((day, dict(counts.get(day, {}))))
+        day += dt.timedelta(days=1)
+    return result
+
+
+def per_source(account_id: int, start: dt.datetime, end: dt.datetime,
+               site_id: int | None = None) -> list[tuple[str, int]]:
+    """Requests per traffic source ("" for none), most first."""
+    rows = db.session.execute(
+        sa.select(CallbackRequest.source, sa.func.count())
+        .where(*_request_filter(account_id, _aware(start), _aware(end), site_id))
+        .group_by(CallbackRequest.source))
+    return sorted(((source or "", count) for source, count in rows), key=lambda item: (-item[1], item[0]))
+
+
+def per_hour(account_id: int, start: dt.datetime, end: dt.datetime, tz: str | dt.tzinfo,
+             site_id: int | None = None) -> list[int]:
+    """Requests per local hour of the day: 24 counts, index 0 is 00:00-00:59 in the account's zone."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    hours = [0] * 24
+    for (created_at,) in _request_rows(account_id, start, end, site_id):
+        hours[_aware(created_at).astimezone(zone).hour] += 1
+    return hours
