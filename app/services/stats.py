@@ -143,6 +143,7 @@ class Summary:
     answered_share: float | None  # answered / requests; None without requests
     speed: Speed
     speed_by_line: list[LineSpeed] = field(default_factory=list)
+    speed_by_site: dict[int, Speed] = field(default_factory=dict)  # site id -> its speed (X2: per site)
     talk_minutes: float = 0.0
     spend_kop: int | None = None  # None with a site filter (the ledger is per account)
 
@@ -174,31 +175,39 @@ def summary(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int 
     requests = sum(by_status.values())
     answered = by_outcome.get(ANSWERED_OUTCOME, 0)
     shows = _shows(account_id, start, end, site_id)
-    per_line = _connect_durations(where)
-    all_durations = [seconds for durations in per_line.values() for seconds in durations]
+    measured = _connect_durations(where)
+    per_line: dict[int | None, list[float]] = defaultdict(list)
+    per_site: dict[int, list[float]] = defaultdict(list)
+    for line_id, site, seconds in measured:
+        per_line[line_id].append(seconds)
+        per_site[site].append(seconds)
+    all_durations = [seconds for _, _, seconds in measured]
     return Summary(start=start, end=end, site_id=site_id, requests=requests, by_status=by_status,
                    by_outcome=dict(by_outcome), shows=shows,
                    conversion=requests / shows if shows else None, answered=answered,
                    answered_share=answered / requests if requests else None, speed=Speed.of(all_durations),
-                   speed_by_line=_line_speeds(account_id, per_line), talk_minutes=round(talk_s / 60, 2),
+                   speed_by_line=_line_speeds(account_id, per_line),
+                   speed_by_site={site: Speed.of(durations) for site, durations in sorted(per_site.items())},
+                   talk_minutes=round(talk_s / 60, 2),
                    spend_kop=None if site_id is not None else spend_kop(account_id, start, end))
 
 
-def _connect_durations(where: list) -> dict[int | None, list[float]]:
-    """Seconds from each request's creation to its first `connected` transition, by answering line."""
+def _connect_durations(where: list) -> list[tuple[int | None, int, float]]:
+    """(answering line, site, seconds from the request's creation to its first `connected` transition)."""
     first_connected = (
         sa.select(DialerTransition.request_id, sa.func.min(DialerTransition.at).label("at"))
         .join(CallbackRequest, CallbackRequest.id == DialerTransition.request_id)
         .where(*where, DialerTransition.status == "connected")
         .group_by(DialerTransition.request_id).subquery())
     rows = db.session.execute(
-        sa.select(CallbackRequest.answered_line_id, CallbackRequest.created_at, first_connected.c.at)
+        sa.select(CallbackRequest.answered_line_id, CallbackRequest.site_id, CallbackRequest.created_at,
+                  first_connected.c.at)
         .join(first_connected, first_connected.c.request_id == CallbackRequest.id))
-    durations: dict[int | None, list[float]] = defaultdict(list)
-    for line_id, created_at, connected_at in rows:
+    result = []
+    for line_id, site_id, created_at, connected_at in rows:
         connected_at = _aware(connected_at) if isinstance(connected_at, dt.datetime) else _parse(connected_at)
-        durations[line_id].append((connected_at - _aware(created_at)).total_seconds())
-    return durations
+        result.append((line_id, site_id, (connected_at - _aware(created_at)).total_seconds()))
+    return result
 
 
 def _parse(value) -> dt.datetime:

@@ -67,6 +67,12 @@ def test_period_bounds_are_local_days():
         dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC))
 
 
+def test_period_bounds_on_a_daylight_saving_change():
+    # Berlin moves its clocks forward on 29 March 2026: that local day is 23 hours long
+    start, end = stats.period_bounds("today", "Europe/Berlin", today=dt.date(2026, 3, 29))
+    assert (start, end) == (dt.datetime(2026, 3, 28, 23, tzinfo=UTC), dt.datetime(2026, 3, 29, 22, tzinfo=UTC))
+
+
 def test_period_bounds_refuse_bad_input():
     with pytest.raises(stats.StatsError):
         stats.period_bounds("fortnight", "UTC")
@@ -156,8 +162,8 @@ def test_nearest_rank():
 
 
 @pytest.mark.backends
-def test_speed_to_connect_overall_and_per_line(shop):
-    account_id, site_id, _ = shop["a"]
+def test_speed_to_connect_overall_per_line_and_per_site(shop):
+    account_id, site_id, site_two = shop["a"]
     b_id, b_site, _ = shop["b"]
     anna = ManagerLine(account_id=account_id, number="+79161234501", manager_name="Anna")
     boris = ManagerLine(account_id=account_id, number="+79161234502", manager_name="Boris")
@@ -166,8 +172,8 @@ def test_speed_to_connect_overall_and_per_line(shop):
     at = dt.datetime(2026, 3, 10, 9, tzinfo=UTC)
     for seconds in range(1, 11):  # Anna: 1..10 s
         add_request(account_id, site_id, at, outcome="success", connect_s=seconds, line_id=anna.id)
-    for seconds in (20, 30, 40, 50, 60, 70, 80, 90, 100, 200):  # Boris
-        add_request(account_id, site_id, at, outcome="success", connect_s=seconds, line_id=boris.id)
+    for seconds in (20, 30, 40, 50, 60, 70, 80, 90, 100, 200):  # Boris, on the second site
+        add_request(account_id, site_two, at, outcome="success", connect_s=seconds, line_id=boris.id)
     add_request(account_id, site_id, at, outcome="manager_no_answer")  # never connected: not measured
     add_request(b_id, b_site, at, outcome="success", connect_s=9999)  # another account: never mixed in
     db.session.commit()
@@ -180,6 +186,11 @@ def test_speed_to_connect_overall_and_per_line(shop):
     assert by_name["Anna"].speed == stats.Speed(count=10, p50_s=5.0, p95_s=10.0)
     assert by_name["Boris"].speed == stats.Speed(count=10, p50_s=60.0, p95_s=200.0)
     assert by_name["Boris"].number == "+79161234502"
+    assert result.speed_by_site == {site_id: by_name["Anna"].speed, site_two: by_name["Boris"].speed}
+
+    only_two = stats.summary(account_id, *stats.period_bounds("today", "UTC", today=at.date()), site_id=site_two)
+    assert only_two.speed == by_name["Boris"].speed
+    assert [line.manager_name for line in only_two.speed_by_line] == ["Boris"]
 
 
 # ---------------------------------------------------------------------------------------------------- spend
