@@ -219,3 +219,17 @@ def test_spend_is_the_call_and_sms_debits_of_the_period(shop):
     assert stats.spend_kop(a_id, start, end) == 500
     assert stats.summary(a_id, start, end).spend_kop == 500
     assert stats.spend_kop(b_id, start, end) == 999
+
+
+@pytest.mark.backends
+def test_a_zone_with_a_half_hour_offset_buckets_by_local_hour(shop):
+    kolkata = ZoneInfo("Asia/Kolkata")  # UTC+5:30: UTC hours are not local hours, the request times are bucketed
+    account_id, site_id, _ = shop["a"]
+    add_request(account_id, site_id, local(kolkata, 2026, 3, 9, 23, 50), outcome="success")
+    add_request(account_id, site_id, local(kolkata, 2026, 3, 10, 0, 10), outcome="success")
+    db.session.commit()
+    start, end = stats.period_bounds("custom", kolkata, start=dt.date(2026, 3, 9), end=dt.date(2026, 3, 10))
+    assert stats.per_day(account_id, start, end, kolkata) == [
+        (dt.date(2026, 3, 9), {"success": 1}), (dt.date(2026, 3, 10), {"success": 1})]
+    hours = stats.per_hour(account_id, start, end, kolkata)
+    assert hours[23] == 1 and hours[0] == 1 and sum(hours) == 2
