@@ -76,6 +76,7 @@ def site_settings_preview(site_id: int):
 
 
 from app.portal import billing as _billing  # noqa: E402,F401  (registers the billing pages on bp)
+from app.portal import calls as _calls  # noqa: E402,F401  (the call log, C3)
 from app.portal import invoices as _invoices  # noqa: E402,F401
 from app.portal import notifications as _notifications  # noqa: E402,F401
 from app.portal import payments as _payments  # noqa: E402,F401
