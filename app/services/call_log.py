@@ -71,7 +71,10 @@ class Page:
 
 
 def number_digits(typed: str) -> str:
-    """A number as people type it → the digits to look for in E.164 (a leading Russian 8 of 11 digits → 7)."""
+    """A number as people type it → the digits to look for in E.164 (a leading Russian 8 of 11 digits → 7).
+
+    `_query` also reads a shorter leading 8 as the start of a Russian number (+7…), beside anywhere in it.
+    """
     digits = re.sub(r"\D", "", typed or "")
     return "7" + digits[1:] if len(digits) == 11 and digits.startswith("8") else digits
 
@@ -117,7 +120,10 @@ def _query(account_id: int, filters: Filters) -> sa.Select:
         query = query.where(r.answered_line_id == filters.line_id)
     digits = number_digits(filters.number or "")
     if digits:
-        query = query.where(r.phone.contains(digits, autoescape=True))
+        matches = [r.phone.contains(digits, autoescape=True)]
+        if digits.startswith("8") and len(digits) > 1:  # a Russian number begun with 8 as typed: +7 and the rest
+            matches.append(r.phone.startswith("+7" + digits[1:], autoescape=True))
+        query = query.where(sa.or_(*matches))
     return query
 
 
@@ -131,9 +137,10 @@ def _row(data, zone: ZoneInfo) -> Row:
                outcome=data.outcome or "")
 
 
-def page(account_id: int, tz: str, filters: Filters, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+def page(account_id: int, tz: str, filters: Filters, cursor: str | None = None, size: int | None = None) -> Page:
     """One page of the filtered log, newest first, after `cursor` (the previous page's `next_cursor`)."""
     r = CallbackRequest
+    size = size or PAGE_SIZE
     query = _query(account_id, filters)
     if cursor:
         at, request_id = decode_cursor(cursor)
