@@ -97,6 +97,7 @@ def test_a_page_url_that_is_not_http_is_not_a_link(app, shops):
     assert 'href="javascript:' not in html and "javascript:alert(1)" in html
 
 
+@pytest.mark.backends
 def test_filters(app, shops):
     alpha = shops["alpha"]
     account, (site1, site2), line = alpha["account"], alpha["sites"], alpha["line"]
@@ -132,6 +133,7 @@ def test_filters(app, shops):
     assert shown("status=bogus&outcome=bogus") == shown("")  # unknown values are ignored, not errors
 
 
+@pytest.mark.backends
 def test_keyset_pages_with_equal_times_have_no_duplicates_and_no_gaps(app, shops, monkeypatch):
     alpha = shops["alpha"]
     same = [add(app, alpha["account"], alpha["sites"][i % 2], BASE) for i in range(7)]
@@ -166,6 +168,7 @@ def test_a_cursor_that_cannot_be_read(app, shops):
     assert (at, request_id) == (BASE, 17)
 
 
+@pytest.mark.backends
 def test_the_csv_equals_the_filtered_view(app, shops, monkeypatch):
     alpha = shops["alpha"]
     account, (site1, site2), line = alpha["account"], alpha["sites"], alpha["line"]
@@ -194,6 +197,7 @@ def test_the_csv_equals_the_filtered_view(app, shops, monkeypatch):
         assert page_ids, query
 
 
+@pytest.mark.backends
 def test_another_accounts_requests_never_show(app, shops):
     alpha, beta = shops["alpha"], shops["beta"]
     mine = add(app, alpha["account"], alpha["sites"][0], BASE, phone="+79995550000")
