@@ -80,3 +80,4 @@ from app.portal import calls as _calls  # noqa: E402,F401  (the call log, C3)
 from app.portal import invoices as _invoices  # noqa: E402,F401
 from app.portal import notifications as _notifications  # noqa: E402,F401
 from app.portal import payments as _payments  # noqa: E402,F401
+from app.portal import stats_page as _stats_page  # noqa: E402,F401  (the statistics page, C2)
