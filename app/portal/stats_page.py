@@ -16,6 +16,7 @@ from app.extensions import db
 from app.guards import requires_running_service
 from app.models import Site
 from app.portal import _client_account, bp
+from app.portal.calls import OUTCOMES
 from app.services import permissions, stats
 
 FEATURE = "stats.view"
@@ -51,7 +52,7 @@ def stats_page():
     start, end = stats.period_bounds(period, account.timezone, start=date_from, end=date_to)
     return render_template(
         "portal/stats.html", period=period, periods=PERIOD_LABELS, date_from=date_from, date_to=date_to,
-        site_id=site_id, sites=account.sites, zone=account.timezone,
+        site_id=site_id, sites=account.sites, zone=account.timezone, outcomes=OUTCOMES,
         summary=stats.summary(account.id, start, end, site_id),
         days=stats.per_day(account.id, start, end, account.timezone, site_id),
         hours=stats.per_hour(account.id, start, end, account.timezone, site_id),

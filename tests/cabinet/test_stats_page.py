@@ -54,7 +54,7 @@ def test_the_page_shows_the_accounts_own_numbers_by_site(app, shops):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert stat(html, "requests") == "2" and stat(html, "answered").startswith("1 (50")
-    assert "google" in html and 'data-testid="stat-spend"' in html
+    assert "google" in html and "Talked" in html and 'data-testid="stat-spend"' in html
 
     one = alpha["client"].get(f"/cabinet/stats?period=week&site={alpha['sites'][1]}").get_data(as_text=True)
     assert stat(one, "requests") == "1" and stat(one, "answered").startswith("0")
