@@ -109,10 +109,15 @@ def _csv_header(zone: str) -> list[str]:
             _("Region"), _("Status"), _("Outcome")]
 
 
+def _text(value: str) -> str:
+    """Free text (much of it typed or sent by visitors) that a spreadsheet would read as a formula gets a `'`."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _csv_cells(row: call_log.Row) -> list[str]:
-    return [row.local_time.strftime("%Y-%m-%d %H:%M:%S"), row.site_name, row.page_url, row.source, row.keyword,
-            row.phone_display, row.manager_name, row.manager_number,
-            "" if row.duration_s is None else str(row.duration_s), row.ip, row.region, row.status,
+    return [row.local_time.strftime("%Y-%m-%d %H:%M:%S"), _text(row.site_name), _text(row.page_url),
+            _text(row.source), _text(row.keyword), row.phone_display, _text(row.manager_name), row.manager_number,
+            "" if row.duration_s is None else str(row.duration_s), row.ip, _text(row.region), row.status,
             str(OUTCOMES.get(row.outcome, row.outcome))]
 
 

@@ -197,6 +197,14 @@ def test_the_csv_equals_the_filtered_view(app, shops, monkeypatch):
         assert page_ids, query
 
 
+def test_visitor_text_that_looks_like_a_formula_is_quoted_in_the_csv(app, shops):
+    alpha = shops["alpha"]
+    add(app, alpha["account"], alpha["sites"][0], BASE, keyword="=HYPERLINK(\"http://evil\")", source="@x",
+        page_url="-1+1")
+    _header, row = read_csv(alpha["client"].get("/cabinet/calls.csv"))
+    assert (row[2], row[3], row[4]) == ("'-1+1", "'@x", "'=HYPERLINK(\"http://evil\")")
+
+
 @pytest.mark.backends
 def test_another_accounts_requests_never_show(app, shops):
     alpha, beta = shops["alpha"], shops["beta"]
