@@ -211,6 +211,13 @@ def _connect_durations(where: list) -> list[tuple[int | None, int, float]]:
     return result
 
 
+def service_speed(start: dt.datetime, end: dt.datetime) -> Speed:
+    """The service's own speed to connect (X2, S1): nearest-rank p50/p95 over ALL accounts' requests created in
+    `[start, end)` that connected; for the public landing page, not for a client (no account filter)."""
+    where = [CallbackRequest.created_at >= _aware(start), CallbackRequest.created_at < _aware(end)]
+    return Speed.of([seconds for _, _, seconds in _connect_durations(where)])
+
+
 def _parse(value) -> dt.datetime:
     """SQLite hands an aggregate's datetime back as text (no column type on `min(...)`)."""
     return _aware(dt.datetime.fromisoformat(str(value)))

@@ -233,3 +233,20 @@ def test_a_zone_with_a_half_hour_offset_buckets_by_local_hour(shop):
         (dt.date(2026, 3, 9), {"success": 1}), (dt.date(2026, 3, 10), {"success": 1})]
     hours = stats.per_hour(account_id, start, end, kolkata)
     assert hours[23] == 1 and hours[0] == 1 and sum(hours) == 2
+
+
+@pytest.mark.backends
+def test_service_speed_counts_every_account_in_the_period(shop):
+    a_id, a_one, _ = shop["a"]
+    b_id, b_one, _ = shop["b"]
+    at = dt.datetime(2026, 3, 10, 9, tzinfo=UTC)
+    for seconds in (10, 20, 30):
+        add_request(a_id, a_one, at, outcome="success", connect_s=seconds)
+    add_request(b_id, b_one, at, outcome="success", connect_s=40)
+    add_request(b_id, b_one, at, outcome="client_no_answer")  # never connected: not measured
+    add_request(a_id, a_one, at + dt.timedelta(days=1), outcome="success", connect_s=99)  # after the period
+    db.session.commit()
+
+    speed = stats.service_speed(at, at + dt.timedelta(days=1))
+    assert speed == stats.Speed(count=4, p50_s=20.0, p95_s=40.0)
+    assert stats.service_speed(at - dt.timedelta(days=1), at) == stats.Speed(count=0, p50_s=None, p95_s=None)
