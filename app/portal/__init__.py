@@ -22,6 +22,22 @@ def _client_account():
     return current_user.account
 
 
+def require_feature(key: str):
+    """The client's account if the logged-in user has the feature `key`; 403 otherwise."""
+    account = _client_account()
+    if key not in permissions.features_of(current_user):
+        abort(403)
+    return account
+
+
+def own_site(account, site_id: int) -> Site:
+    """The account's own site; another account's (or no) site is not found."""
+    site = db.session.get(Site, site_id)
+    if site is None or site.account_id != account.id:
+        abort(404)
+    return site
+
+
 def _opened_settings_keys() -> set[str]:
     return permissions.features_of(current_user) & SETTINGS_KEYS
 
@@ -30,18 +46,15 @@ def _opened_settings_keys() -> set[str]:
 @login_required
 def dashboard():
     account = _client_account()
+    features = permissions.features_of(current_user)
     return render_template("portal/dashboard.html", account=account, balance_kop=ledger.balance(account.id),
-                           sites=account.sites, can_edit_settings=bool(_opened_settings_keys()),
-                           can_view_billing="billing.view" in permissions.features_of(current_user),
-                           can_edit_notifications="notifications.edit" in permissions.features_of(current_user))
+                           sites=account.sites, features=features, can_edit_settings=bool(features & SETTINGS_KEYS))
 
 
 def _settings_of(site_id: int):
     """The account's own site and the settings keys opened to it; another account's site is not found."""
     account = _client_account()
-    site = db.session.get(Site, site_id)
-    if site is None or site.account_id != account.id:
-        abort(404)
+    site = own_site(account, site_id)
     allowed = _opened_settings_keys()
     if not allowed:
         abort(403)
@@ -76,8 +89,12 @@ def site_settings_preview(site_id: int):
 
 
 from app.portal import billing as _billing  # noqa: E402,F401  (registers the billing pages on bp)
+from app.portal import blacklist as _blacklist  # noqa: E402,F401  (the account's blacklist, D13)
 from app.portal import calls as _calls  # noqa: E402,F401  (the call log, C3)
+from app.portal import install as _install  # noqa: E402,F401  (the install snippet and its check)
 from app.portal import invoices as _invoices  # noqa: E402,F401
+from app.portal import lines as _lines  # noqa: E402,F401  (manager lines, D1)
 from app.portal import notifications as _notifications  # noqa: E402,F401
 from app.portal import payments as _payments  # noqa: E402,F401
+from app.portal import personal as _personal  # noqa: E402,F401  (client ID, e-mail, password; C4)
 from app.portal import stats_page as _stats_page  # noqa: E402,F401  (the statistics page, C2)
