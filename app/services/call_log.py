@@ -1,9 +1,10 @@
-"""The cabinet's call log (C3): one account's callback requests, filtered, newest first, in keyset pages.
+"""The cabinet's call log (C3): one account's callback requests, filtered and sorted, in keyset pages.
 
 Every query is scoped to the account given: a site, a manager line or a cursor of another account matches
-nothing. Pages are keyed on (created_at, id) descending; the cursor is opaque (url-safe base64 of the last
-row's time and id) and a cursor that cannot be read raises `BadCursor`. Exports walk the same filtered set
-in keyset batches, so memory stays flat whatever the period.
+nothing. Sorts (`SORTS`): newest first on (created_at, id) descending, oldest first ascending, longest talk
+first on (duration or -1, created_at, id) descending. The cursor is opaque (url-safe base64 of the sort's
+name and the last row's key values); one that cannot be read or was made for another sort raises `BadCursor`.
+Exports walk the same filtered, sorted set in keyset batches, so memory stays flat whatever the period.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from app.services import DomainError, phones
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000
+SORTS = ("new", "old", "long")  # newest first, oldest first, longest talk first
 
 
 class BadCursor(DomainError):
@@ -79,21 +81,57 @@ def number_digits(typed: str) -> str:
     return "7" + digits[1:] if len(digits) == 11 and digits.startswith("8") else digits
 
 
-def encode_cursor(created_at: dt.datetime, request_id: int) -> str:
-    raw = f"{created_at.astimezone(dt.UTC).isoformat()}|{request_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _sort_keys(sort: str) -> list[tuple[sa.ColumnElement, bool]]:
+    """The columns a sort orders by, each with "descending?"; the last one (the id) makes the order total."""
+    r = CallbackRequest
+    if sort == "old":
+        return [(r.created_at, False), (r.id, False)]
+    if sort == "long":  # longest talk first; requests without a duration after every talk
+        return [(sa.func.coalesce(r.duration_s, -1), True), (r.created_at, True), (r.id, True)]
+    return [(r.created_at, True), (r.id, True)]
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+class BadSort(DomainError):
+    code = "bad_sort"
+
+
+def _check_sort(sort: str) -> None:
+    if sort not in SORTS:
+        raise BadSort(f"unknown sort {sort!r}")
+
+
+def encode_cursor(sort: str, created_at: dt.datetime, request_id: int, duration_s: int | None = None) -> str:
+    """After the row with these values in the order of `sort`: the sort's name and the row's key values."""
+    _check_sort(sort)
+    parts = [sort, created_at.astimezone(dt.UTC).isoformat(), str(request_id)]
+    if sort == "long":
+        parts.insert(1, str(-1 if duration_s is None else duration_s))
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list:
+    """The key values of a cursor made for `sort`; a cursor of another sort or unreadable raises `BadCursor`."""
+    _check_sort(sort)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, request_id = raw.split("|")
-        moment = dt.datetime.fromisoformat(at)
+        parts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        if parts[0] != sort or len(parts) != len(_sort_keys(sort)) + 1:
+            raise ValueError("a cursor of another sort")
+        moment = dt.datetime.fromisoformat(parts[-2])
         if moment.tzinfo is None:
             raise ValueError("naive time")
-        return moment.astimezone(dt.UTC), int(request_id)
+        values = [moment.astimezone(dt.UTC), int(parts[-1])]
+        return [int(parts[1]), *values] if sort == "long" else values
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise BadCursor("the cursor cannot be read") from exc
+
+
+def _after(keys: list[tuple[sa.ColumnElement, bool]], values: list) -> sa.ColumnElement:
+    """Rows strictly after the given key values in the keys' order (a portable row-value comparison)."""
+    alternatives = []
+    for index, (column, descending) in enumerate(keys):
+        equal = [keys[i][0] == values[i] for i in range(index)]
+        alternatives.append(sa.and_(*equal, column < values[index] if descending else column > values[index]))
+    return sa.or_(*alternatives)
 
 
 def _query(account_id: int, filters: Filters) -> sa.Select:
@@ -137,26 +175,30 @@ def _row(data, zone: ZoneInfo) -> Row:
                outcome=data.outcome or "")
 
 
-def page(account_id: int, tz: str, filters: Filters, cursor: str | None = None, size: int | None = None) -> Page:
-    """One page of the filtered log, newest first, after `cursor` (the previous page's `next_cursor`)."""
-    r = CallbackRequest
+def page(account_id: int, tz: str, filters: Filters, cursor: str | None = None, size: int | None = None,
+         sort: str = "new") -> Page:
+    """One page of the filtered log in the order of `sort`, after `cursor` (the previous page's `next_cursor`)."""
+    _check_sort(sort)
     size = size or PAGE_SIZE
+    keys = _sort_keys(sort)
     query = _query(account_id, filters)
     if cursor:
-        at, request_id = decode_cursor(cursor)
-        query = query.where(sa.or_(r.created_at < at, sa.and_(r.created_at == at, r.id < request_id)))
-    found = db.session.execute(query.order_by(r.created_at.desc(), r.id.desc()).limit(size + 1)).all()
+        query = query.where(_after(keys, decode_cursor(cursor, sort)))
+    order = [column.desc() if descending else column.asc() for column, descending in keys]
+    found = db.session.execute(query.order_by(*order).limit(size + 1)).all()
     zone = ZoneInfo(tz)
     rows = [_row(data, zone) for data in found[:size]]
-    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if len(found) > size else None
+    last = rows[-1] if len(found) > size else None
+    next_cursor = encode_cursor(sort, last.created_at, last.id, last.duration_s) if last else None
     return Page(rows=rows, next_cursor=next_cursor)
 
 
-def iter_rows(account_id: int, tz: str, filters: Filters, batch: int = EXPORT_BATCH) -> Iterator[Row]:
-    """Every row of the filtered log, newest first, fetched in keyset batches (flat memory for exports)."""
+def iter_rows(account_id: int, tz: str, filters: Filters, batch: int = EXPORT_BATCH,
+              sort: str = "new") -> Iterator[Row]:
+    """Every row of the filtered log in the order of `sort`, fetched in keyset batches (flat memory for exports)."""
     cursor = None
     while True:
-        current = page(account_id, tz, filters, cursor, size=batch)
+        current = page(account_id, tz, filters, cursor, size=batch, sort=sort)
         yield from current.rows
         if current.next_cursor is None:
             return

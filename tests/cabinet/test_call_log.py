@@ -1,13 +1,15 @@
-"""The cabinet's call log (issue 9 part 2, C3): filters, keyset pages, the CSV export equal to the filtered view,
-tenant isolation, the `stats.view` feature and the blocked state (B4)."""
+"""The cabinet's call log (issue 9 part 2, C3, C7): filters, sorts, keyset pages, the CSV and XLSX exports equal to
+the filtered view, tenant isolation, the `stats.view` feature and the blocked state (B4)."""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
 import re
+import zipfile
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from helpers import login, set_global_setting
 from request_rows import request_row
@@ -15,6 +17,8 @@ from request_rows import request_row
 from app.db import utcnow
 from app.extensions import db
 from app.models import Account, ManagerLine
+from app.models.callback import RequestStatus
+from app.portal.calls import STATUSES
 from app.services import call_log, sites
 from app.services.permissions import CLIENT_DEFAULTS
 
@@ -86,7 +90,7 @@ def test_the_log_shows_the_columns_in_the_accounts_zone(app, shops):
     html = alpha["client"].get("/cabinet/calls").get_data(as_text=True)
     for text in ("2026-03-10 22:00:00", "alpha 1", 'href="https://alpha1.example/prices"', "yandex", "buy a sofa",
                  "+7 999 555-00-00", "alpha Ivan", "+7 916 123-45-67", ">42<", "203.0.113.7", "Primorsky Krai",
-                 "completed: Talked", "Asia/Vladivostok"):
+                 "Completed: Talked", "Asia/Vladivostok"):
         assert text in html, text
 
 
@@ -164,8 +168,9 @@ def test_a_cursor_that_cannot_be_read(app, shops):
         with pytest.raises(call_log.BadCursor):
             call_log.page(shops["alpha"]["account"], "UTC", call_log.Filters(), "not-a-cursor")
     assert shops["alpha"]["client"].get("/cabinet/calls?cursor=%%%").status_code == 400
-    at, request_id = call_log.decode_cursor(call_log.encode_cursor(BASE, 17))
-    assert (at, request_id) == (BASE, 17)
+    assert call_log.decode_cursor(call_log.encode_cursor("new", BASE, 17), "new") == [BASE, 17]
+    assert call_log.decode_cursor(call_log.encode_cursor("long", BASE, 17, 42), "long") == [42, BASE, 17]
+    assert call_log.decode_cursor(call_log.encode_cursor("long", BASE, 17), "long") == [-1, BASE, 17]
 
 
 @pytest.mark.backends
@@ -191,7 +196,7 @@ def test_the_csv_equals_the_filtered_view(app, shops, monkeypatch):
             rows = {row.id: row for row in call_log.iter_rows(account, "Asia/Vladivostok", call_log.Filters())}
         expected = [[rows[i].local_time.strftime("%Y-%m-%d %H:%M:%S"), rows[i].site_name, rows[i].page_url,
                      rows[i].source, rows[i].keyword, rows[i].phone_display, "alpha Ivan", "+7 916 123-45-67",
-                     str(rows[i].duration_s), "10.0.0.1", "Приморский край", "completed", "Talked"]
+                     str(rows[i].duration_s), "10.0.0.1", "Приморский край", "Completed", "Talked"]
                     for i in page_ids]
         assert table[1:] == expected, query
         assert page_ids, query
@@ -222,7 +227,7 @@ def test_another_accounts_requests_never_show(app, shops):
     with app.app_context():  # the service alone: another account's site, line or cursor matches nothing
         for filters in (call_log.Filters(site_id=beta["sites"][0]), call_log.Filters(line_id=beta["line"])):
             assert call_log.page(alpha["account"], "UTC", filters).rows == []
-        cursor = call_log.encode_cursor(BASE + dt.timedelta(days=1), theirs + 1)
+        cursor = call_log.encode_cursor("new", BASE + dt.timedelta(days=1), theirs + 1)
         assert [row.id for row in call_log.page(alpha["account"], "UTC", call_log.Filters(), cursor).rows] == [mine]
 
 
@@ -254,3 +259,172 @@ def test_strangers_log_in_and_staff_go_to_the_back_office(app, client, make_staf
     staff = app.test_client()
     login(staff, email, password)
     assert staff.get("/cabinet/calls").headers["Location"].endswith("/admin/")
+
+
+def test_every_status_has_a_translated_label(app, shops):
+    assert set(STATUSES) == {status.value for status in RequestStatus}
+    alpha = shops["alpha"]
+    add(app, alpha["account"], alpha["sites"][0], BASE, status="manager_answered")
+    row = alpha["client"].get("/cabinet/calls").get_data(as_text=True).split("data-request-id", 1)[1]
+    assert "<td>Manager answered</td>" in row and "manager_answered" not in row
+
+
+# ---- sorting ------------------------------------------------------------------------------------------------
+
+def _sorted_rows(app, shops) -> dict[str, list[int]]:
+    """Eight rows with ties in time and in duration (and no duration); the expected id order of each sort."""
+    alpha = shops["alpha"]
+    spec = [(0, 30), (0, 30), (0, None), (-1, 90), (-1, None), (-2, 30), (1, 5), (1, 90)]  # (seconds, duration)
+    made = [(add(app, alpha["account"], alpha["sites"][i % 2], BASE + dt.timedelta(seconds=s), duration_s=d),
+             BASE + dt.timedelta(seconds=s), d) for i, (s, d) in enumerate(spec)]
+    return {
+        "new": [i for i, _at, _d in sorted(made, key=lambda m: (m[1], m[0]), reverse=True)],
+        "old": [i for i, _at, _d in sorted(made, key=lambda m: (m[1], m[0]))],
+        "long": [i for i, _at, _d in sorted(made, key=lambda m: (-1 if m[2] is None else m[2], m[1], m[0]),
+                                             reverse=True)],
+    }
+
+
+@pytest.mark.backends
+def test_each_sort_pages_through_every_row_once_in_its_order(app, shops, monkeypatch):
+    expected = _sorted_rows(app, shops)
+    alpha = shops["alpha"]
+    assert expected["long"][:2] != expected["new"][:2]  # the sorts really differ on these rows
+    with app.app_context():
+        for sort, order in expected.items():
+            for size in (1, 2, 3, 5, 8):
+                cursor, seen = None, []
+                while True:
+                    current = call_log.page(alpha["account"], "UTC", call_log.Filters(), cursor, size=size, sort=sort)
+                    seen += [row.id for row in current.rows]
+                    if current.next_cursor is None:
+                        break
+                    cursor = current.next_cursor
+                assert seen == order, (sort, size)
+            assert [row.id for row in call_log.iter_rows(alpha["account"], "UTC", call_log.Filters(), batch=3,
+                                                         sort=sort)] == order
+    monkeypatch.setattr(call_log, "PAGE_SIZE", 3)
+    for sort, order in expected.items():
+        assert walk(alpha["client"], f"/cabinet/calls?sort={sort}") == order, sort
+    assert walk(alpha["client"], "/cabinet/calls?sort=bogus") == expected["new"]  # an unknown sort is ignored
+
+
+def test_a_cursor_of_another_sort_is_refused(app, shops, monkeypatch):
+    _sorted_rows(app, shops)
+    monkeypatch.setattr(call_log, "PAGE_SIZE", 3)
+    client = shops["alpha"]["client"]
+    next_url = NEXT_RE.search(client.get("/cabinet/calls?sort=long").get_data(as_text=True)).group(1)
+    cursor = next_url.split("cursor=")[1].split("&")[0]
+    assert client.get(f"/cabinet/calls?sort=long&cursor={cursor}").status_code == 200
+    for sort in ("new", "old"):
+        assert client.get(f"/cabinet/calls?sort={sort}&cursor={cursor}").status_code == 400
+    assert client.get(f"/cabinet/calls.csv?cursor={cursor}").status_code == 200  # exports take no cursor
+    with app.app_context(), pytest.raises(call_log.BadCursor):
+        call_log.page(shops["alpha"]["account"], "UTC", call_log.Filters(), cursor, sort="old")
+
+
+def test_the_export_links_carry_the_filters_and_the_sort(app, shops):
+    alpha = shops["alpha"]
+    html = alpha["client"].get(f"/cabinet/calls?site={alpha['sites'][0]}&source=yandex&sort=long"
+                               "&from=2026-03-01").get_data(as_text=True)
+    for name in ("csv", "xlsx"):
+        href = re.search(rf'href="([^"]+)" data-testid="{name}-link"', html).group(1).replace("&amp;", "&")
+        assert href.startswith(f"/cabinet/calls.{name}?")
+        for part in (f"site={alpha['sites'][0]}", "source=yandex", "sort=long", "from=2026-03-01"):
+            assert part in href, (name, part)
+
+
+def test_the_source_filter_suggests_the_accounts_own_recent_sources(app, shops):
+    alpha, beta = shops["alpha"], shops["beta"]
+    now = utcnow()
+    add(app, alpha["account"], alpha["sites"][0], now, source="yandex")
+    add(app, alpha["account"], alpha["sites"][0], now - dt.timedelta(days=60), source="old-mail")
+    add(app, beta["account"], beta["sites"][0], now, source="beta-secret")
+    html = alpha["client"].get("/cabinet/calls").get_data(as_text=True)
+    suggestions = html.split('data-testid="source-list"', 1)[1].split("</datalist>", 1)[0]
+    assert '<option value="yandex">' in suggestions
+    assert "old-mail" not in suggestions and "beta-secret" not in suggestions
+
+
+# ---- XLSX ---------------------------------------------------------------------------------------------------
+
+def read_xlsx(response) -> list[list]:
+    assert response.status_code == 200
+    assert response.content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(response.get_data()), read_only=True)
+    return [[cell.value for cell in row] for row in book.worksheets[0].iter_rows()]
+
+
+@pytest.mark.backends
+def test_the_xlsx_equals_the_filtered_sorted_view(app, shops, monkeypatch):
+    alpha = shops["alpha"]
+    account, (site1, site2), line = alpha["account"], alpha["sites"], alpha["line"]
+    for i in range(6):
+        add(app, account, (site1, site2)[i % 2], BASE - dt.timedelta(hours=i), phone=f"+7999555000{i}",
+            source="yandex" if i % 3 else "google", keyword="диван; «угловой»", status="completed",
+            outcome="success", duration_s=(10 * i) % 35 if i != 4 else None, answered_line_id=line,
+            page_url=f"https://alpha.example/p{i}", region="Приморский край")
+    monkeypatch.setattr(call_log, "EXPORT_BATCH", 2)  # the export walks several keyset batches
+    client = alpha["client"]
+    with app.app_context():
+        rows = {row.id: row for row in call_log.iter_rows(account, "Asia/Vladivostok", call_log.Filters())}
+    for query in ("", f"site={site1}", "source=yandex&sort=old", f"site={site2}&source=google", "number=55500",
+                  "from=2026-03-10&to=2026-03-10&sort=long", "sort=long", f"line={line}&sort=old"):
+        page_ids = ids_of(client.get(f"/cabinet/calls?{query}").get_data(as_text=True))
+        table = read_xlsx(client.get(f"/cabinet/calls.xlsx?{query}"))
+        assert table[0][0] == "Time (Asia/Vladivostok)" and len(table[0]) == 13
+        expected = [[rows[i].local_time.replace(tzinfo=None), rows[i].site_name, rows[i].page_url, rows[i].source,
+                     rows[i].keyword, rows[i].phone_display, "alpha Ivan", "+7 916 123-45-67", rows[i].duration_s,
+                     "10.0.0.1", "Приморский край", "Completed", "Talked"] for i in page_ids]
+        assert table[1:] == expected, query
+        csv_rows = read_csv(client.get(f"/cabinet/calls.csv?{query}"))[1:]
+        assert [row[0] for row in csv_rows] == [row[0].strftime("%Y-%m-%d %H:%M:%S") for row in table[1:]], query
+        assert page_ids, query
+    times = read_xlsx(client.get("/cabinet/calls.xlsx"))[1:]
+    assert isinstance(times[0][0], dt.datetime) and isinstance(times[0][8], int)  # numbers stay numbers
+
+
+def test_visitor_text_in_the_xlsx_is_never_a_formula(app, shops):
+    alpha = shops["alpha"]
+    add(app, alpha["account"], alpha["sites"][0], BASE, keyword="=HYPERLINK(\"http://evil\")", source="@x",
+        page_url="=1+1", region="Bell\x07 here")
+    response = alpha["client"].get("/cabinet/calls.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(response.get_data()))
+    cells = list(book.worksheets[0].iter_rows(min_row=2))[0]
+    assert [(cell.value, cell.data_type) for cell in cells[2:5]] == [
+        ("=1+1", "s"), ("@x", "s"), ("=HYPERLINK(\"http://evil\")", "s")]
+    assert cells[10].value == "Bell here"  # a control character XML cannot hold is dropped, not a 500
+    with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+        assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode()
+
+
+@pytest.mark.backends
+def test_the_xlsx_has_only_the_accounts_own_rows(app, shops):
+    alpha, beta = shops["alpha"], shops["beta"]
+    mine = add(app, alpha["account"], alpha["sites"][0], BASE, phone="+79995550000")
+    add(app, beta["account"], beta["sites"][0], BASE + dt.timedelta(seconds=1), phone="+79995551111",
+        answered_line_id=beta["line"], outcome="success", status="completed", keyword="beta-secret")
+    table = read_xlsx(alpha["client"].get("/cabinet/calls.xlsx"))
+    assert len(table) == 2 and table[1][5] == "+7 999 555-00-00"
+    assert "beta-secret" not in repr(table) and ids_of(alpha["client"].get("/cabinet/calls").get_data(
+        as_text=True)) == [mine]
+    for query in (f"site={beta['sites'][0]}", f"line={beta['line']}"):
+        assert alpha["client"].get(f"/cabinet/calls.xlsx?{query}").status_code == 404
+    assert len(read_xlsx(beta["client"].get("/cabinet/calls.xlsx"))) == 2
+
+
+def test_the_xlsx_needs_stats_view_a_running_service_and_a_login(app, client, shops):
+    alpha = shops["alpha"]
+    add(app, alpha["account"], alpha["sites"][0], BASE)
+    assert "/login" in client.get("/cabinet/calls.xlsx").headers["Location"]
+    set_global_setting(app, "client_permissions", [k for k in CLIENT_DEFAULTS if k != "stats.view"])
+    assert alpha["client"].get("/cabinet/calls.xlsx").status_code == 403
+    set_global_setting(app, "client_permissions", CLIENT_DEFAULTS)
+    with app.app_context():
+        db.session.get(Account, alpha["account"]).trial_ends_at = utcnow() - dt.timedelta(days=1)
+        db.session.commit()
+    blocked = alpha["client"].get("/cabinet/calls.xlsx")
+    assert blocked.status_code == 403 and 'data-testid="rent-ended"' in blocked.get_data(as_text=True)
+    assert blocked.content_type.startswith("text/html")
+    assert shops["beta"]["client"].get("/cabinet/calls.xlsx").status_code == 200
