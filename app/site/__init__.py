@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from app.site import landing
 from app.site import tariffs as price_list
 
 bp = Blueprint("site", __name__)
@@ -10,7 +11,13 @@ WIDGET_MAX_AGE_S = 300
 
 @bp.get("/")
 def index():
-    return render_template("site/index.html")
+    """The landing page (S1): what the service does, its promise beside the measured speed, prices, FAQ."""
+    from app.services.settings import get_settings
+
+    speed = landing.measured_speed()
+    return render_template("site/index.html", settings=get_settings(), prices=landing.price_summary(),
+                           speed=speed, speed_is_known=landing.is_known(speed), seconds=landing.seconds_text,
+                           speed_window_days=landing.SPEED_WINDOW.days, min_speed_sample=landing.MIN_SPEED_SAMPLE)
 
 
 @bp.get("/tariffs")
