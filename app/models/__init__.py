@@ -16,6 +16,7 @@ from app.models.notification import Notification, NotificationPreference
 from app.models.payment import Autopay, CompanyDetails, Invoice, Payment, PaymentCard, Refund
 from app.models.setting import Setting
 from app.models.site_setup import BlacklistEntry, Department, ManagerLine, SettingsDocument, manager_line_site
+from app.models.stats import StatsHour, StatsSpeedHour
 from app.models.telephony import (
     CallAttempt,
     CallRecord,
@@ -26,7 +27,7 @@ from app.models.telephony import (
 )
 
 __all__ = [
-    "TaskLease",
+    "TaskLease", "StatsHour", "StatsSpeedHour",
     "AccountPermission", "AuditLog",
     "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",
     "Account", "Role", "Site", "User",

@@ -36,6 +36,8 @@ class CallbackRequest(db.Model):
         sa.Index("ix_callback_request_account_created", "account_id", "created_at"),  # the cabinet's statistics
         sa.Index("ix_callback_request_status_scheduled", "status", "scheduled_for"),
         sa.Index("ix_callback_request_retry_at", "retry_at"),
+        sa.Index("ix_callback_request_not_rolled_up", "account_id", "created_at",  # docs/stats.md
+                 postgresql_where=sa.text("rolled_up = false"), sqlite_where=sa.text("rolled_up = 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +64,7 @@ class CallbackRequest(db.Model):
     page_url: Mapped[str] = mapped_column(sa.String(2000), default="")
     visitor: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    rolled_up: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # counted in stats_hour
 
     site = relationship("Site")
     consent: Mapped[ConsentRecord | None] = relationship(back_populates="request", uselist=False)

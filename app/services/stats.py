@@ -42,9 +42,11 @@ from app.models import (
     LedgerTransaction,
     ManagerLine,
     Site,
+    StatsHour,
+    StatsSpeedHour,
     WidgetEventCount,
 )
-from app.services import DomainError
+from app.services import DomainError, stats_rollup
 
 PERIODS = ("today", "yesterday", "week", "month", "custom")
 SPEND_KINDS = ("call", "sms")
@@ -149,89 +151,177 @@ class Summary:
     spend_kop: int | None = None  # None with a site filter (the ledger is per account)
 
 
-# ---------------------------------------------------------------------------------------------------- queries
+# ---------------------------------------------------------------------------------------------------- sources
 
-def _request_filter(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None) -> list:
-    where = [CallbackRequest.account_id == account_id, CallbackRequest.created_at >= start,
-             CallbackRequest.created_at < end]
-    if site_id is not None:
-        where.append(CallbackRequest.site_id == site_id)
-    return where
+def _whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    """The whole UTC hours `[first, last)` inside `[start, end)`, read from the rollup; None when there are none."""
+    first = stats_rollup.hour_of(start)
+    if first < start:
+        first += dt.timedelta(hours=1)
+    last = stats_rollup.hour_of(end)
+    return (first, last) if first < last else None
 
+
+def _scope(model, account_id: int | None, site_id: int | None) -> list:
+    where = [] if account_id is None else [model.account_id == account_id]
+    return where if site_id is None else [*where, model.site_id == site_id]
+
+
+def _rollup_where(model, account_id: int | None, start: dt.datetime, end: dt.datetime,
+                  site_id: int | None) -> list | None:
+    hours = _whole_hours(start, end)
+    if hours is None:
+        return None
+    return [*_scope(model, account_id, site_id), model.hour >= hours[0], model.hour < hours[1]]
+
+
+def _live_parts(account_id: int | None, start: dt.datetime, end: dt.datetime, site_id: int | None,
+                edges: bool = True) -> list[list]:
+    """The `callback_request` ranges not read from the rollup: the partial hours at the period's edges (when
+    `edges`), and the whole hours' requests not rolled up yet (a small partial index)."""
+    scope = _scope(CallbackRequest, account_id, site_id)
+    created = CallbackRequest.created_at
+    hours = _whole_hours(start, end)
+    if hours is None:
+        return [[*scope, created >= start, created < end]] if edges else []
+    parts = [[*scope, created >= hours[0], created < hours[1], CallbackRequest.rolled_up == sa.false()]]
+    if edges and start < hours[0]:
+        parts.append([*scope, created >= start, created < hours[0]])
+    if edges and hours[1] < end:
+        parts.append([*scope, created >= hours[1], created < end])
+    return parts
+
+
+def _union(selects: list):
+    return selects[0].subquery() if len(selects) == 1 else sa.union_all(*selects).subquery()
+
+
+def _key(model, name: str, dialect: str):
+    if name == "hour":
+        return _utc_hour(dialect, model.hour if model is StatsHour else model.created_at).label(name)
+    return sa.func.coalesce(getattr(model, name), "").label(name)
+
+
+def _counts(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None, keys: tuple[str, ...]):
+    """(*keys, requests, talk seconds) grouped by `keys` (of status, outcome, source, hour: the UTC hour as text):
+    the rollup's whole hours and the live rest in one statement, so one snapshot."""
+    dialect = db.session.get_bind().dialect.name
+    selects = [sa.select(*(_key(CallbackRequest, name, dialect) for name in keys), sa.literal(1).label("n"),
+                         sa.func.coalesce(CallbackRequest.duration_s, 0).label("t")).where(*where)
+               for where in _live_parts(account_id, start, end, site_id)]
+    rollup = _rollup_where(StatsHour, account_id, start, end, site_id)
+    if rollup is not None:
+        selects.append(sa.select(*(_key(StatsHour, name, dialect) for name in keys),
+                                 StatsHour.requests.label("n"), StatsHour.talk_s.label("t")).where(*rollup))
+    union = _union(selects)
+    columns = [union.c[name] for name in keys]
+    return db.session.execute(sa.select(*columns, sa.func.sum(union.c.n), sa.func.sum(union.c.t))
+                              .group_by(*columns)).all()
+
+
+def _speed_histograms(account_id: int | None, start: dt.datetime, end: dt.datetime, site_id: int | None,
+                      edges: bool = True) -> Counter[tuple[int, int | None, int]]:
+    """(site, answering line or None, whole seconds to connect) -> connected requests of the period."""
+    result: Counter[tuple[int, int | None, int]] = Counter()
+    rollup = _rollup_where(StatsSpeedHour, account_id, start, end, site_id)
+    if rollup is not None:
+        rows = db.session.execute(
+            sa.select(StatsSpeedHour.site_id, StatsSpeedHour.line_id, StatsSpeedHour.second,
+                      sa.func.sum(StatsSpeedHour.requests)).where(*rollup)
+            .group_by(StatsSpeedHour.site_id, StatsSpeedHour.line_id, StatsSpeedHour.second))
+        for site, line_id, second, count in rows:
+            result[site, line_id or None, second] += int(count)
+    parts = _live_parts(account_id, start, end, site_id, edges)
+    if parts:
+        for site, line_id, second in _live_speeds(parts):
+            result[site, line_id, second] += 1
+    return result
+
+
+def _live_speeds(parts: list[list]) -> list[tuple[int, int | None, int]]:
+    live = _union([sa.select(CallbackRequest.id, CallbackRequest.site_id, CallbackRequest.answered_line_id,
+                             CallbackRequest.created_at).where(*where) for where in parts])
+    first = (sa.select(DialerTransition.request_id, sa.func.min(DialerTransition.at).label("at"))
+             .join(live, live.c.id == DialerTransition.request_id).where(DialerTransition.status == "connected")
+             .group_by(DialerTransition.request_id).subquery())
+    rows = db.session.execute(sa.select(live.c.site_id, live.c.answered_line_id, live.c.created_at, first.c.at)
+                              .join(first, first.c.request_id == live.c.id))
+    as_utc = stats_rollup.as_utc
+    return [(site, line_id, stats_rollup.connect_second(as_utc(created_at), as_utc(connected_at)))
+            for site, line_id, created_at, connected_at in rows]
+
+
+def _speed_of(histogram: Counter[int]) -> Speed:
+    """Nearest-rank p50/p95 of a histogram of whole seconds (the same values `Speed.of` gives on the list)."""
+    ordered = sorted(histogram.items())
+    count = sum(histogram.values())
+
+    def rank_value(p: float) -> float | None:
+        if not count:
+            return None
+        rank, seen = max(1, math.ceil(p / 100 * count)), 0
+        for second, times in ordered:
+            seen += times
+            if seen >= rank:
+                return float(second)
+        return None
+
+    return Speed(count=count, p50_s=rank_value(50), p95_s=rank_value(95))
+
+
+# ---------------------------------------------------------------------------------------------------- summary
 
 def summary(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None = None) -> Summary:
     start, end = _aware(start), _aware(end)
-    where = _request_filter(account_id, start, end, site_id)
     by_status: dict[str, int] = {}
     by_outcome: Counter[str] = Counter()
     talk_s = 0
-    rows = db.session.execute(
-        sa.select(CallbackRequest.status, CallbackRequest.outcome, sa.func.count(),
-                  sa.func.coalesce(sa.func.sum(CallbackRequest.duration_s), 0))
-        .where(*where).group_by(CallbackRequest.status, CallbackRequest.outcome))
-    for status, outcome, count, seconds in rows:
-        by_status[status] = by_status.get(status, 0) + count
-        by_outcome[outcome or NO_OUTCOME] += count
+    for status, outcome, count, seconds in _counts(account_id, start, end, site_id, ("status", "outcome")):
+        by_status[status] = by_status.get(status, 0) + int(count)
+        by_outcome[outcome or NO_OUTCOME] += int(count)
         talk_s += int(seconds or 0)
     requests = sum(by_status.values())
     answered = by_outcome.get(ANSWERED_OUTCOME, 0)
     shows = _shows(account_id, start, end, site_id)
-    measured = _connect_durations(where)
-    per_line: dict[int | None, list[float]] = defaultdict(list)
-    per_site: dict[int, list[float]] = defaultdict(list)
-    for line_id, site, seconds in measured:
-        per_line[line_id].append(seconds)
-        per_site[site].append(seconds)
-    all_durations = [seconds for _, _, seconds in measured]
+    overall: Counter[int] = Counter()
+    per_line: dict[int | None, Counter[int]] = defaultdict(Counter)
+    per_site: dict[int, Counter[int]] = defaultdict(Counter)
+    for (site, line_id, second), count in _speed_histograms(account_id, start, end, site_id).items():
+        overall[second] += count
+        per_line[line_id][second] += count
+        per_site[site][second] += count
     return Summary(start=start, end=end, site_id=site_id, requests=requests, by_status=by_status,
                    by_outcome=dict(by_outcome), shows=shows,
                    conversion=requests / shows if shows else None, answered=answered,
-                   answered_share=answered / requests if requests else None, speed=Speed.of(all_durations),
+                   answered_share=answered / requests if requests else None, speed=_speed_of(overall),
                    speed_by_line=_line_speeds(account_id, per_line),
-                   speed_by_site={site: Speed.of(durations) for site, durations in sorted(per_site.items())},
+                   speed_by_site={site: _speed_of(histogram) for site, histogram in sorted(per_site.items())},
                    talk_minutes=round(talk_s / 60, 2),
                    spend_kop=None if site_id is not None else spend_kop(account_id, start, end))
 
 
-def _connect_durations(where: list) -> list[tuple[int | None, int, float]]:
-    """(answering line, site, seconds from the request's creation to its first `connected` transition)."""
-    first_connected = (
-        sa.select(DialerTransition.request_id, sa.func.min(DialerTransition.at).label("at"))
-        .join(CallbackRequest, CallbackRequest.id == DialerTransition.request_id)
-        .where(*where, DialerTransition.status == "connected")
-        .group_by(DialerTransition.request_id).subquery())
-    rows = db.session.execute(
-        sa.select(CallbackRequest.answered_line_id, CallbackRequest.site_id, CallbackRequest.created_at,
-                  first_connected.c.at)
-        .join(first_connected, first_connected.c.request_id == CallbackRequest.id))
-    result = []
-    for line_id, site_id, created_at, connected_at in rows:
-        connected_at = _aware(connected_at) if isinstance(connected_at, dt.datetime) else _parse(connected_at)
-        result.append((line_id, site_id, (connected_at - _aware(created_at)).total_seconds()))
-    return result
-
-
 def service_speed(start: dt.datetime, end: dt.datetime) -> Speed:
-    """The service's own speed to connect (X2, S1): nearest-rank p50/p95 over ALL accounts' requests created in
-    `[start, end)` that connected; for the public landing page, not for a client (no account filter)."""
-    where = [CallbackRequest.created_at >= _aware(start), CallbackRequest.created_at < _aware(end)]
-    return Speed.of([seconds for _, _, seconds in _connect_durations(where)])
+    """The service's own speed to connect (X2, S1) for the public landing page: nearest-rank p50/p95 in whole
+    seconds over ALL accounts' connected requests created in the whole UTC hours within `[start, end)` (no
+    account filter; the rollup plus the requests not rolled up yet, never a scan of the partial edge hours)."""
+    histogram: Counter[int] = Counter()
+    for (_, _, second), count in _speed_histograms(None, _aware(start), _aware(end), None, edges=False).items():
+        histogram[second] += count
+    return _speed_of(histogram)
 
 
-def _parse(value) -> dt.datetime:
-    """SQLite hands an aggregate's datetime back as text (no column type on `min(...)`)."""
-    return _aware(dt.datetime.fromisoformat(str(value)))
-
-
-def _line_speeds(account_id: int, per_line: dict[int | None, list[float]]) -> list[LineSpeed]:
+def _line_speeds(account_id: int, per_line: dict[int | None, Counter[int]]) -> list[LineSpeed]:
     ids = [line_id for line_id in per_line if line_id is not None]
     lines = {line.id: line for line in db.session.scalars(
         sa.select(ManagerLine).where(ManagerLine.account_id == account_id, ManagerLine.id.in_(ids)))} if ids else {}
+    merged: dict[int | None, Counter[int]] = defaultdict(Counter)
+    for line_id, histogram in per_line.items():  # a deleted line's history reads as "no line", as live rows do
+        merged[line_id if line_id in lines else None].update(histogram)
     result = []
-    for line_id, durations in per_line.items():
+    for line_id, histogram in merged.items():
         line = lines.get(line_id)
         result.append(LineSpeed(line_id=line_id, manager_name=line.manager_name if line else "",
-                                number=line.number if line else "", speed=Speed.of(durations)))
+                                number=line.number if line else "", speed=_speed_of(histogram)))
     return sorted(result, key=lambda item: (item.line_id is None, item.manager_name, item.line_id or 0))
 
 
@@ -259,45 +349,38 @@ def spend_kop(account_id: int, start: dt.datetime, end: dt.datetime) -> int:
 
 # ---------------------------------------------------------------------------------------------------- charts
 
-def _request_rows(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None, *columns):
-    return db.session.execute(
-        sa.select(CallbackRequest.created_at, *columns)
-        .where(*_request_filter(account_id, _aware(start), _aware(end), site_id)))
-
-
-def _utc_hour(dialect: str):
-    """The request's UTC hour as text `YYYY-MM-DD HH`, the same on both databases."""
+def _utc_hour(dialect: str, column):
+    """A timestamp's UTC hour as text `YYYY-MM-DD HH`, the same on both databases."""
     if dialect == "postgresql":
-        return sa.func.to_char(sa.func.timezone("UTC", CallbackRequest.created_at), "YYYY-MM-DD HH24")
-    return sa.func.strftime("%Y-%m-%d %H", CallbackRequest.created_at)
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24")
+    return sa.func.strftime("%Y-%m-%d %H", column)
 
 
 def _local_hour_counts(account_id: int, start: dt.datetime, end: dt.datetime, zone: dt.tzinfo,
                        site_id: int | None, with_outcome: bool) -> list[tuple[dt.datetime, str, int]]:
     """(local hour start, outcome, count) of the period's requests.
 
-    Counted in SQL per UTC hour (at most 24 rows a day, whatever the number of requests), then moved to the
-    local zone in Python; for a zone whose offset is not whole hours in the period (e.g. Asia/Kolkata) the
-    request times themselves are fetched and bucketed instead.
+    Counted per UTC hour (the rollup's whole hours plus the live rest), then moved to the local zone in Python;
+    for a zone whose offset is not whole hours in the period (e.g. Asia/Kolkata) a UTC hour straddles two local
+    hours, so the period's request times are fetched from `callback_request` and bucketed instead (slower).
     """
     start, end = _aware(start), _aware(end)
-    outcome = sa.func.coalesce(CallbackRequest.outcome, NO_OUTCOME) if with_outcome else sa.literal(NO_OUTCOME)
-    bucket = _utc_hour(db.session.get_bind().dialect.name).label("hour")
-    rows = db.session.execute(
-        sa.select(bucket, outcome.label("outcome"), sa.func.count())
-        .where(*_request_filter(account_id, start, end, site_id)).group_by(bucket, outcome)).all()
+    keys = ("hour", "outcome") if with_outcome else ("hour",)
     result = []
-    for hour, outcome_value, count in rows:
-        at = dt.datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=dt.UTC).astimezone(zone)
+    for row in _counts(account_id, start, end, site_id, keys):
+        at = dt.datetime.strptime(row[0], "%Y-%m-%d %H").replace(tzinfo=dt.UTC).astimezone(zone)
         if at.minute or at.second:
             return _local_times_bucketed(account_id, start, end, zone, site_id)
-        result.append((at, outcome_value or NO_OUTCOME, count))
+        result.append((at, (row[1] or NO_OUTCOME) if with_outcome else NO_OUTCOME, int(row[-2])))
     return result
 
 
 def _local_times_bucketed(account_id, start, end, zone, site_id) -> list[tuple[dt.datetime, str, int]]:
     counts: Counter[tuple[dt.datetime, str]] = Counter()
-    for created_at, outcome in _request_rows(account_id, start, end, site_id, CallbackRequest.outcome):
+    rows = db.session.execute(sa.select(CallbackRequest.created_at, CallbackRequest.outcome).where(
+        *_scope(CallbackRequest, account_id, site_id), CallbackRequest.created_at >= start,
+        CallbackRequest.created_at < end))
+    for created_at, outcome in rows:
         counts[_aware(created_at).astimezone(zone).replace(minute=0, second=0, microsecond=0),
                outcome or NO_OUTCOME] += 1
     return [(at, outcome, count) for (at, outcome), count in counts.items()]
@@ -322,11 +405,8 @@ def per_day(account_id: int, start: dt.datetime, end: dt.datetime, tz: str | dt.
 def per_source(account_id: int, start: dt.datetime, end: dt.datetime,
                site_id: int | None = None) -> list[tuple[str, int]]:
     """Requests per traffic source ("" for none), most first."""
-    rows = db.session.execute(
-        sa.select(CallbackRequest.source, sa.func.count())
-        .where(*_request_filter(account_id, _aware(start), _aware(end), site_id))
-        .group_by(CallbackRequest.source))
-    return sorted(((source or "", count) for source, count in rows), key=lambda item: (-item[1], item[0]))
+    rows = _counts(account_id, _aware(start), _aware(end), site_id, ("source",))
+    return sorted(((source or "", int(count)) for source, count, _ in rows), key=lambda item: (-item[1], item[0]))
 
 
 def per_hour(account_id: int, start: dt.datetime, end: dt.datetime, tz: str | dt.tzinfo,

@@ -1,0 +1,48 @@
+"""The cabinet statistics' rollup (issue 9 part 6, docs/stats.md): finished requests counted per UTC hour.
+
+A request is added here once, by `app.services.stats_rollup`, in the transaction that sets its
+`callback_request.rolled_up`; the statistics read whole hours from these tables and everything else (the
+partial hours at a period's edges, requests not rolled up yet) from `callback_request` itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+
+class StatsHour(db.Model):
+    """Requests in a final status per account, site, UTC hour, status, outcome ("" for none) and source."""
+
+    __tablename__ = "stats_hour"
+    __table_args__ = (sa.UniqueConstraint("account_id", "hour", "site_id", "status", "outcome", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    hour: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(sa.String(20))
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    source: Mapped[str] = mapped_column(sa.String(16))
+    requests: Mapped[int] = mapped_column(sa.BigInteger)
+    talk_s: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class StatsSpeedHour(db.Model):
+    """A histogram of speed to connect (whole seconds, floored) per account, site, answering line (0: none
+    recorded) and UTC hour of the request's creation: `requests` requests connected in `second` seconds."""
+
+    __tablename__ = "stats_speed_hour"
+    __table_args__ = (sa.UniqueConstraint("account_id", "hour", "site_id", "line_id", "second"),
+                      sa.Index("ix_stats_speed_hour_hour", "hour"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int]  # no foreign key: a deleted line's history stays, read as "no line"
+    hour: Mapped[dt.datetime]
+    second: Mapped[int]
+    requests: Mapped[int] = mapped_column(sa.BigInteger)
