@@ -92,3 +92,52 @@ def test_an_expired_account_gets_the_rent_ended_page(app, shops):
 
 def test_strangers_log_in(client):
     assert "/login" in client.get("/cabinet/stats").headers["Location"]
+
+
+def test_the_charts_are_svg_with_translated_labels_and_their_numbers_as_tables(app, shops):
+    alpha, beta = shops["alpha"], shops["beta"]
+    now = utcnow()
+    add(app, alpha["account"], alpha["sites"][0], now, status="completed", outcome="success", source="<b>ads</b>")
+    add(app, alpha["account"], alpha["sites"][0], now, status="completed", outcome="client_no_answer", source="mail")
+    add(app, alpha["account"], alpha["sites"][1], now, status="rejected")
+    add(app, beta["account"], beta["sites"][0], now, status="completed", outcome="success", source="beta-secret")
+    html = alpha["client"].get("/cabinet/stats?period=week").get_data(as_text=True)
+    for key in ("days", "sources", "hours"):
+        figure = html.split(f'data-testid="chart-{key}"', 1)[1].split("</figure>", 1)[0]
+        assert 'role="img"' in figure and "<title " in figure and "<desc " in figure and 'width="100%"' in figure
+        assert f'data-testid="chart-{key}-table"' in figure and "<rect " in figure, key
+    legend = html.split('data-testid="chart-days-legend"', 1)[1].split("</ul>", 1)[0]
+    assert "Talked" in legend and "The visitor did not answer" in legend and "No outcome" in legend
+    assert "client_no_answer" not in legend and "No manager answered" not in legend  # only outcomes that occur
+    assert "&lt;b&gt;ads&lt;/b&gt;" in html and "<b>ads</b>" not in html and "beta-secret" not in html
+    assert ">Completed<" in html and ">Rejected<" in html and ">rejected<" not in html  # statuses as labels
+    hours = html.split('data-testid="chart-hours-table"', 1)[1].split("</table>", 1)[0]
+    assert hours.count("<tr>") == 25  # the header and 24 hours
+    assert "<script" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
+
+
+def test_speed_per_manager_and_per_site_and_the_empty_state(app, shops):
+    alpha = shops["alpha"]
+    empty = alpha["client"].get("/cabinet/stats?period=yesterday").get_data(as_text=True)
+    assert 'data-testid="stats-empty"' in empty and 'data-testid="chart-days"' not in empty
+    add(app, alpha["account"], alpha["sites"][1], utcnow(), status="completed", outcome="success")
+    html = alpha["client"].get("/cabinet/stats").get_data(as_text=True)
+    assert 'data-testid="stats-empty"' not in html and 'data-testid="chart-days"' in html
+    assert 'href="/cabinet/calls?from=' in html  # the call log of the same days
+
+
+def test_the_rent_ended_page_says_how_to_pay(app, shops):
+    alpha = shops["alpha"]
+    with app.app_context():
+        db.session.get(Account, alpha["account"]).trial_ends_at = utcnow() - dt.timedelta(days=1)
+        db.session.commit()
+    for url in ("/cabinet/stats", "/cabinet/calls", "/cabinet/calls.csv", "/cabinet/calls.xlsx"):
+        page = alpha["client"].get(url)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 403 and "The rent has ended" in html, url
+        assert 'href="/cabinet/billing" data-testid="rent-ended-billing"' in html, url
+        assert 'href="/cabinet/billing/topup" data-testid="rent-ended-topup"' in html, url
+        assert "forwards visitors' requests to you by e-mail" in html.replace("&#39;", "'"), url
+    set_global_setting(app, "client_permissions", [k for k in CLIENT_DEFAULTS if k != "billing.view"])
+    html = alpha["client"].get("/cabinet/stats").get_data(as_text=True)
+    assert "rent-ended-billing" not in html and 'data-testid="rent-ended-ask"' in html
