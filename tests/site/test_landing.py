@@ -181,6 +181,7 @@ def test_one_h1_landmarks_and_mtt_named_as_operator(client):
     for landmark in ("<header", "<nav", '<main id="main"', "<footer"):
         assert landmark in page
     assert 'class="skip-link" href="#main"' in page
+    assert page.count("</body>") == 1 and "&lt;/body&gt;" in page  # the install hint names the tag as text
     footer = page.split("<footer", 1)[1]
     assert "Оператор связи: МТТ" in _text(footer)
     assert "cdn" not in page.lower() and "fonts.googleapis" not in page
