@@ -86,7 +86,7 @@ def test_global_and_other_accounts_entries_are_never_shown_or_removed(app, shops
     assert entries(app) == before
     # the account may list a number the global list has too: its own entry, removable without touching the global
     submit(alpha.client, URL, {"kind": "number", "value": "+79990000001"})
-    assert (alpha.account, "number", "+79990000001") in entries(app) and (None, "number", "+79990000001") in entries(app)
+    assert {(alpha.account, "number", "+79990000001"), (None, "number", "+79990000001")} <= entries(app)
 
 
 def test_a_post_without_the_csrf_token_changes_nothing(app, shops):
