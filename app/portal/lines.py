@@ -39,11 +39,18 @@ class LineForm(FlaskForm):
     sites = CheckboxesField(_l("Only for these sites"), coerce=int)
 
 
+class DepartmentForm(FlaskForm):
+    name = StringField(_l("New department"), validators=[DataRequired(), Length(max=120)])
+
+
+def _departments(account_id: int) -> list[Department]:
+    return db.session.scalars(sa.select(Department).where(Department.account_id == account_id)
+                              .order_by(Department.name)).all()
+
+
 def _line_form(account: Account, line: ManagerLine | None) -> LineForm:
     form = LineForm(obj=line) if line is not None else LineForm()
-    departments = db.session.scalars(sa.select(Department).where(Department.account_id == account.id)
-                                     .order_by(Department.name)).all()
-    form.department.choices = [(NO_DEPARTMENT, "—")] + [(d.id, d.name) for d in departments]
+    form.department.choices = [(NO_DEPARTMENT, "—")] + [(d.id, d.name) for d in _departments(account.id)]
     form.sites.choices = [(site.id, site.name) for site in account.sites]
     if line is not None and not form.is_submitted():
         form.department.data = line.department_id or NO_DEPARTMENT
@@ -90,10 +97,34 @@ def _save(form: LineForm, account: Account, line: ManagerLine | None) -> bool:
 @requires_running_service
 def lines_page():
     account = require_feature(FEATURE)
+    return _lines_page(account, DepartmentForm(formdata=None))
+
+
+def _lines_page(account: Account, department_form: DepartmentForm):
     lines = db.session.scalars(sa.select(ManagerLine).where(ManagerLine.account_id == account.id)
                                .order_by(ManagerLine.id)).all()
-    return render_template("portal/lines.html", lines=lines, display=display,
-                           limit=MAX_LINES_PER_ACCOUNT)
+    return render_template("portal/lines.html", lines=lines, display=display, limit=MAX_LINES_PER_ACCOUNT,
+                           departments=_departments(account.id), department_form=department_form)
+
+
+@bp.post("/lines/departments")
+@login_required
+@requires_running_service
+def department_new():
+    """A department the account's lines (and the widget's office choice) can name; names are unique per account.
+    Not deleted here: a site's settings may offer it to visitors."""
+    account = require_feature(FEATURE)
+    form = DepartmentForm()
+    if form.validate_on_submit():
+        name = form.name.data.strip()
+        if name.casefold() in {d.name.casefold() for d in _departments(account.id)}:
+            form.name.errors.append(_("The department %(name)s already exists.", name=name))
+        else:
+            db.session.add(Department(account_id=account.id, name=name))
+            db.session.commit()
+            flash(_("The department %(name)s has been added.", name=name), "success")
+            return redirect(url_for(".lines_page"))
+    return _lines_page(account, form)
 
 
 @bp.route("/lines/new", methods=["GET", "POST"])

@@ -137,7 +137,8 @@ def test_without_the_feature_the_pages_are_403_and_not_linked(app, make_client_u
     for url in ("/cabinet/lines", "/cabinet/lines/new", f"/cabinet/lines/{line_id}"):
         assert alpha.client.get(url).status_code == 403, url
     assert submit(alpha.client, f"/cabinet/lines/{line_id}/delete", {}, page="/cabinet/").status_code == 403
-    assert len(lines_of(app, alpha.account)) == 1
+    assert submit(alpha.client, "/cabinet/lines/departments", {"name": "Sales"}, page="/cabinet/").status_code == 403
+    assert len(lines_of(app, alpha.account)) == 1 and departments_of(app, alpha.account) == []
 
 
 def test_a_blocked_account_gets_the_rent_ended_page(app, shops):
@@ -145,3 +146,22 @@ def test_a_blocked_account_gets_the_rent_ended_page(app, shops):
     page = shops["alpha"].client.get("/cabinet/lines")
     assert page.status_code == 403 and 'data-testid="rent-ended"' in page.get_data(as_text=True)
     assert shops["beta"].client.get("/cabinet/lines").status_code == 200
+
+
+def departments_of(app, account_id: int) -> list[str]:
+    with app.app_context():
+        return sorted(db.session.scalars(sa.select(Department.name).where(Department.account_id == account_id)))
+
+
+def test_a_client_adds_departments_of_its_own_account(app, shops):
+    alpha, beta = shops["alpha"], shops["beta"]
+    department(app, beta.account, "Sales")  # the same name in another account does not clash
+    done = submit(alpha.client, "/cabinet/lines/departments", {"name": " Sales "}, page="/cabinet/lines",
+                  follow_redirects=True).get_data(as_text=True)
+    assert "The department Sales has been added." in done
+    assert ">Sales</option>" in alpha.client.get("/cabinet/lines/new").get_data(as_text=True)
+    for name, error in (("sales", "The department sales already exists."), ("   ", "This field is required.")):
+        response = submit(alpha.client, "/cabinet/lines/departments", {"name": name}, page="/cabinet/lines")
+        assert response.status_code == 200 and error in response.get_data(as_text=True)
+    assert alpha.client.post("/cabinet/lines/departments", data={"name": "Support"}).status_code == 400
+    assert departments_of(app, alpha.account) == ["Sales"] and departments_of(app, beta.account) == ["Sales"]
