@@ -2,8 +2,10 @@
 with Debian's Chromium: dashboard, call log, settings and landing at desktop and mobile widths, no console
 errors, no horizontal overflow; screenshots kept as test artefacts").
 
-Each page × width is its own case: the page is opened with data (a client with two sites, manager lines and
-requests of every outcome over the last month, the site settings opened by a manager), then checked for console
+Pages: the landing page, the dashboard, statistics, the call log, and the settings (the site's settings, install,
+notifications, personal, manager lines, blacklist). Each page × width is its own case: the page is opened with data
+(a client with two sites, manager lines, a blacklist entry and requests of every outcome over the last month, every
+setting a manager may open opened), then checked for console
 errors, uncaught script errors and a page wider than the window. A full-page screenshot of every case is saved
 (before the checks, so a failing case has one) under $TEST_ARTIFACTS_DIR, by default <repo>/test-artifacts/screens/.
 
@@ -27,7 +29,7 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR") or REPO / "test-artifacts"
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 375, "height": 740}}
 EMAIL, PASSWORD = "owner@screens.example", "screens-pass-123"
 
-# page name -> (URL, with {site} filled, or None; whether the client is logged in)
+# page name -> (URL, `{site}` filled with the client's first site; whether the client is logged in)
 PAGES = {
     "landing": ("/", False),
     "dashboard": ("/cabinet/", True),
@@ -35,6 +37,10 @@ PAGES = {
     "calls": ("/cabinet/calls", True),
     "site-settings": ("/cabinet/sites/{site}/settings", True),
     "notifications": ("/cabinet/notifications", True),
+    "personal": ("/cabinet/personal", True),
+    "lines": ("/cabinet/lines", True),
+    "blacklist": ("/cabinet/blacklist", True),
+    "install": ("/cabinet/sites/{site}/install", True),
 }
 
 # Known application bugs: "<page>-<width>" → reason; strict, so a fix makes the case fail until it is removed.

@@ -26,7 +26,7 @@ import itertools
 import os
 import re
 import zipfile
-from urllib.parse import urlencode, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -354,6 +354,9 @@ def test_strangers_are_sent_to_log_in(world, rule, method):
     response = _ask(world, "anonymous", method, url)
     assert (response.status_code in (302, 303) and _location(response) == "/login") \
         or response.status_code in (401, 403), f"{method} {url} as a stranger: {response.status_code}"
+    if method == "GET" and response.status_code in (302, 303):  # after logging in, the page asked for
+        next_url = parse_qs(urlparse(response.headers["Location"]).query).get("next", [""])[0]
+        assert next_url.startswith(urlparse(url).path), f"GET {url}: the log-in does not come back: {next_url!r}"
     assert not leaked(world, response)
 
 
@@ -364,6 +367,7 @@ def test_staff_are_sent_to_the_back_office(world, rule, method, role):
     response = _ask(world, role, method, url)
     assert response.status_code in (302, 303) and _location(response).startswith("/admin"), \
         f"{method} {url} as {role}: {response.status_code} {response.headers.get('Location', '')}"
+    assert not leaked(world, response)
 
 
 # --------------------------------------------------------------------------------------------------------------
