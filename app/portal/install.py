@@ -1,15 +1,24 @@
 """The install page of a site: the snippet with a copy button, and the check "is the widget on my site"."""
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import current_app, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
+from app.extensions import limiter
 from app.guards import requires_running_service
 from app.portal import _client_account, bp, own_site
 from app.services import install_check
+
+CHECK_RATE_LIMIT = "6 per minute"
+
+
+def _site_key() -> str:
+    """Checks are limited per site and user: the server's fetches stay few, and one user cannot use up
+    another's checks."""
+    return f"install-check:{request.view_args.get('site_id')}:{current_user.get_id()}"
 
 
 class CheckForm(FlaskForm):
@@ -28,6 +37,7 @@ def _allow_private() -> bool:
 
 
 @bp.route("/sites/<int:site_id>/install", methods=["GET", "POST"])
+@limiter.limit(CHECK_RATE_LIMIT, methods=["POST"], key_func=_site_key)
 @login_required
 @requires_running_service
 def install_page(site_id: int):

@@ -227,3 +227,16 @@ def test_a_blocked_account_gets_the_rent_ended_page(app, shops):
 
 def test_strangers_log_in(client, shops):
     assert "/login" in client.get(f"/cabinet/sites/{shops['alpha'].site}/install").headers["Location"]
+
+
+def test_checks_of_a_site_are_rate_limited(app, shops, website):
+    alpha, beta = shops["alpha"], shops["beta"]
+    serve_pages(app, website, alpha.site, "/plain")
+    serve_pages(app, website, beta.site, "/plain")
+    answers = [check(alpha.client, alpha.site, website.base + "/plain").status_code for _ in range(7)]
+    assert answers == [200] * 6 + [429] and len(website.requested) == 6
+    token = csrf_token(alpha.client.get(f"/cabinet/sites/{alpha.site}/install").get_data(as_text=True))
+    for _ in range(7):  # another account's site: not found, and beta's own checks are not used up
+        alpha.client.post(f"/cabinet/sites/{beta.site}/install", data={"csrf_token": token, "url": website.base})
+    assert check(beta.client, beta.site, website.base + "/plain").status_code == 200
+    assert len(website.requested) == 7
