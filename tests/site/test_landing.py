@@ -185,6 +185,7 @@ def test_one_h1_landmarks_and_mtt_named_as_operator(client):
     footer = page.split("<footer", 1)[1]
     assert "Оператор связи: МТТ" in _text(footer)
     assert "cdn" not in page.lower() and "fonts.googleapis" not in page
+    assert '<meta name="description" content="Небольшой скрипт на вашем сайте' in page
 
 
 @pytest.mark.parametrize("app_overrides", [{"ASSETS_AUTO_BUILD": True}])  # lessc runs when a source changed
