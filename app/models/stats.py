@@ -46,3 +46,26 @@ class StatsSpeedHour(db.Model):
     hour: Mapped[dt.datetime]
     second: Mapped[int]
     requests: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class StatsSpendHour(db.Model):
+    """Call and SMS spend per client account, UTC hour and transaction kind, in kopecks (positive: debited),
+    from the ledger transactions created before `stats_rollup_mark` "spend" (app.services.stats_rollup)."""
+
+    __tablename__ = "stats_spend_hour"
+    __table_args__ = (sa.UniqueConstraint("account_id", "hour", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id", ondelete="CASCADE"))
+    hour: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    amount_kop: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class StatsRollupMark(db.Model):
+    """How far an append-only source has been rolled up: "spend" = every ledger transaction created before `until`."""
+
+    __tablename__ = "stats_rollup_mark"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    until: Mapped[dt.datetime]

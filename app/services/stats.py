@@ -44,12 +44,13 @@ from app.models import (
     Site,
     StatsHour,
     StatsSpeedHour,
+    StatsSpendHour,
     WidgetEventCount,
 )
 from app.services import DomainError, stats_rollup
 
 PERIODS = ("today", "yesterday", "week", "month", "custom")
-SPEND_KINDS = ("call", "sms")
+SPEND_KINDS = stats_rollup.SPEND_KINDS
 ANSWERED_OUTCOME = "success"
 NO_OUTCOME = ""  # the outcome key of requests not (yet) called: rejected, expired, waiting
 
@@ -337,13 +338,32 @@ def _shows(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int |
 
 
 def spend_kop(account_id: int, start: dt.datetime, end: dt.datetime) -> int:
-    """The client's call and SMS debits posted in `[start, end)`, in kopecks, as a positive number."""
+    """The client's call and SMS debits posted in `[start, end)`, in kopecks, as a positive number: the spend
+    rollup's whole hours before its mark, the rest (edges, the last minutes) from the ledger itself."""
+    start, end = _aware(start), _aware(end)
+    hours = _whole_hours(start, end)
+    mark = stats_rollup.spend_mark()
+    covered = (hours[0], min(hours[1], stats_rollup.hour_of(mark))) if hours and mark else None
+    if covered is None or covered[0] >= covered[1]:
+        return _ledger_spend(account_id, [(start, end)])
+    rolled = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(StatsSpendHour.amount_kop), 0))
+        .where(StatsSpendHour.account_id == account_id, StatsSpendHour.hour >= covered[0],
+               StatsSpendHour.hour < covered[1]))
+    return int(rolled or 0) + _ledger_spend(account_id, [(start, covered[0]), (covered[1], end)])
+
+
+def _ledger_spend(account_id: int, ranges: list[tuple[dt.datetime, dt.datetime]]) -> int:
+    ranges = [(first, last) for first, last in ranges if first < last]
+    if not ranges:
+        return 0
+    created = LedgerTransaction.created_at
     total = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_kop), 0))
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.ledger_account_id)
         .where(LedgerAccount.account_id == account_id, LedgerTransaction.kind.in_(SPEND_KINDS),
-               LedgerTransaction.created_at >= _aware(start), LedgerTransaction.created_at < _aware(end)))
+               sa.or_(*(sa.and_(created >= first, created < last) for first, last in ranges))))
     return -int(total or 0)
 
 

@@ -17,11 +17,30 @@ import sqlalchemy as sa
 
 from app.db import insert
 from app.extensions import db
-from app.models import CallbackRequest, DialerTransition, RequestStatus, StatsHour, StatsSpeedHour
+from app.models import (
+    CallbackRequest,
+    DialerTransition,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    RequestStatus,
+    StatsHour,
+    StatsRollupMark,
+    StatsSpeedHour,
+    StatsSpendHour,
+)
 
 FINAL_STATUSES = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.PASSIVE, RequestStatus.EXPIRED)
-BATCH = 2000
+BATCH = 5000  # requests a transaction (also the size of one IN list of ids)
 NO_LINE = 0  # stats_speed_hour.line_id of a request connected without an answering line recorded
+
+
+SPEND_KINDS = ("call", "sms")  # ledger transaction kinds counted as the client's spend
+SPEND_MARK = "spend"
+# Ledger transactions are rolled up once they are this old: a posting commits within seconds of its created_at,
+# so none created before the mark can still appear after it moved (the one assumption of the spend rollup).
+SPEND_LAG = dt.timedelta(minutes=5)
+SPEND_STEP = dt.timedelta(days=1)  # one transaction per day of ledger history when catching up
 
 
 def hour_of(at: dt.datetime) -> dt.datetime:
@@ -52,15 +71,12 @@ def as_utc(value) -> dt.datetime:
 def roll_up_batch(batch: int = BATCH) -> int:
     """Count up to `batch` finished requests into the rollup; the number counted (0: nothing left). The caller
     commits."""
-    ids = list(db.session.scalars(
-        sa.select(CallbackRequest.id)
-        .where(CallbackRequest.status.in_(FINAL_STATUSES), CallbackRequest.rolled_up == sa.false())
-        .order_by(CallbackRequest.id).limit(batch).with_for_update(skip_locked=True)))
-    if not ids:
-        return 0
+    due = (sa.select(CallbackRequest.id)
+           .where(CallbackRequest.status.in_(FINAL_STATUSES), CallbackRequest.rolled_up == sa.false())
+           .order_by(CallbackRequest.id).limit(batch).with_for_update(skip_locked=True))
     rows = db.session.execute(
         sa.update(CallbackRequest)
-        .where(CallbackRequest.id.in_(ids), CallbackRequest.rolled_up == sa.false())
+        .where(CallbackRequest.id.in_(due.scalar_subquery()), CallbackRequest.rolled_up == sa.false())
         .values(rolled_up=True)
         .returning(CallbackRequest.id, CallbackRequest.account_id, CallbackRequest.site_id,
                    CallbackRequest.created_at, CallbackRequest.status, CallbackRequest.outcome,
@@ -95,12 +111,13 @@ _SPEED_KEY = ("account_id", "hour", "site_id", "line_id", "second")
 
 
 def _upsert(model, key: tuple[str, ...], values: list[dict]) -> None:
+    """Insert-or-increment, as one executemany (SQLAlchemy sends it as multi-row INSERTs)."""
     if not values:
         return
-    statement = insert(db.session, model).values(values)
-    added = {name: getattr(model.__table__.c, name) + getattr(statement.excluded, name)
-             for name in values[0] if name not in key}
-    db.session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=added))
+    table = model.__table__
+    statement = insert(db.session, table)
+    added = {name: table.c[name] + statement.excluded[name] for name in values[0] if name not in key}
+    db.session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=added), values)
 
 
 def roll_up(batch: int = BATCH, max_batches: int | None = None) -> int:
@@ -117,11 +134,70 @@ def roll_up(batch: int = BATCH, max_batches: int | None = None) -> int:
     return total
 
 
+def spend_mark() -> dt.datetime | None:
+    """Every ledger transaction created before this time is in `stats_spend_hour`; None before the first run."""
+    until = db.session.scalar(sa.select(StatsRollupMark.until).where(StatsRollupMark.name == SPEND_MARK))
+    return None if until is None else as_utc(until)
+
+
+def roll_up_spend(now: dt.datetime | None = None) -> int:
+    """Move the spend mark up to `now - SPEND_LAG` a day at a time, adding the client debits of call and SMS
+    transactions created in between to `stats_spend_hour`, each step in its own transaction with the mark's move
+    (a compare-and-set, so a concurrent run adds nothing twice). Returns the number of ledger entries added."""
+    target = (now or dt.datetime.now(dt.UTC)) - SPEND_LAG
+    added = 0
+    while True:
+        since = spend_mark()
+        if since is None:
+            since = _start_spend_mark(target)
+        until = min(since + SPEND_STEP, target)
+        if until <= since or not _move_spend_mark(since, until):
+            db.session.rollback()
+            return added
+        added += _add_spend(since, until)
+        db.session.commit()
+
+
+def _start_spend_mark(target: dt.datetime) -> dt.datetime:
+    first = db.session.scalar(sa.select(sa.func.min(LedgerTransaction.created_at)))
+    start = hour_of(as_utc(first)) if first is not None else target
+    db.session.execute(insert(db.session, StatsRollupMark).values(name=SPEND_MARK, until=start)
+                       .on_conflict_do_nothing(index_elements=["name"]))
+    db.session.commit()
+    return spend_mark()
+
+
+def _move_spend_mark(since: dt.datetime, until: dt.datetime) -> bool:
+    return bool(db.session.execute(
+        sa.update(StatsRollupMark).where(StatsRollupMark.name == SPEND_MARK, StatsRollupMark.until == since)
+        .values(until=until).execution_options(synchronize_session=False)).rowcount)
+
+
+def _add_spend(since: dt.datetime, until: dt.datetime) -> int:
+    rows = db.session.execute(
+        sa.select(LedgerAccount.account_id, LedgerTransaction.created_at, LedgerTransaction.kind,
+                  LedgerEntry.amount_kop)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.ledger_account_id)
+        .where(LedgerAccount.account_id.is_not(None), LedgerTransaction.kind.in_(SPEND_KINDS),
+               LedgerTransaction.created_at >= since, LedgerTransaction.created_at < until)).all()
+    spend: Counter[tuple] = Counter()
+    for account_id, created_at, kind, amount_kop in rows:
+        spend[account_id, hour_of(as_utc(created_at)), kind] -= amount_kop
+    _upsert(StatsSpendHour, ("account_id", "hour", "kind"),
+            [{"account_id": account_id, "hour": hour, "kind": kind, "amount_kop": amount}
+             for (account_id, hour, kind), amount in spend.items()])
+    return len(rows)
+
+
 def rebuild() -> int:
-    """Empty the rollup and count every finished request again (after a fix to how requests are counted)."""
-    db.session.execute(sa.delete(StatsSpeedHour))
-    db.session.execute(sa.delete(StatsHour))
+    """Empty the rollup and count every finished request and ledger posting again (after a fix to how they are
+    counted); the number of requests counted."""
+    for model in (StatsSpeedHour, StatsHour, StatsSpendHour, StatsRollupMark):
+        db.session.execute(sa.delete(model))
     db.session.execute(sa.update(CallbackRequest).where(CallbackRequest.rolled_up == sa.true())
                        .values(rolled_up=False).execution_options(synchronize_session=False))
     db.session.commit()
-    return roll_up()
+    counted = roll_up()
+    roll_up_spend()
+    return counted

@@ -53,6 +53,22 @@ def upgrade():
         batch_op.create_index('ix_stats_speed_hour_hour', ['hour'], unique=False)
         batch_op.create_index(batch_op.f('ix_stats_speed_hour_site_id'), ['site_id'], unique=False)
 
+    op.create_table('stats_spend_hour',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('hour', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('amount_kop', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_stats_spend_hour_account_id_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_spend_hour')),
+    sa.UniqueConstraint('account_id', 'hour', 'kind', name=op.f('uq_stats_spend_hour_account_id_hour_kind'))
+    )
+    op.create_table('stats_rollup_mark',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('until', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_stats_rollup_mark'))
+    )
+
     with op.batch_alter_table('callback_request', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rolled_up', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index('ix_callback_request_not_rolled_up', ['account_id', 'created_at'], unique=False,
@@ -64,6 +80,9 @@ def downgrade():
         batch_op.drop_index('ix_callback_request_not_rolled_up', postgresql_where=sa.text('rolled_up = false'),
                             sqlite_where=sa.text('rolled_up = 0'))
         batch_op.drop_column('rolled_up')
+
+    op.drop_table('stats_rollup_mark')
+    op.drop_table('stats_spend_hour')
 
     with op.batch_alter_table('stats_speed_hour', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stats_speed_hour_site_id'))

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from request_rows import request_row
 
 from app.extensions import db
-from app.models import Account, CallbackRequest, DialerTransition, ManagerLine, StatsHour
-from app.services import accounts, dialer, sites, stats, stats_rollup
+from app.models import Account, CallbackRequest, DialerTransition, LedgerTransaction, ManagerLine, StatsHour
+from app.services import accounts, dialer, ledger, sites, stats, stats_rollup
 
 UTC = dt.UTC
 ZONES = [ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Vladivostok"), ZoneInfo("Asia/Kolkata")]
@@ -228,3 +228,54 @@ def test_a_request_counted_live_then_finished_and_rolled_up_counts_once(shop):
         assert [line.line_id for line in result.speed_by_line] == [line_ids[0]]
     assert stats.per_source(account_id, start, end) == [("google", 1)]
     assert sum(stats.per_hour(account_id, start, end, "Europe/Moscow")) == 1
+
+
+def post_spend(rng: random.Random, shop, count: int, first: dt.datetime, days: float) -> None:
+    """Call, SMS and rent postings at random times in `days` days from `first`, for both accounts."""
+    mtt = ledger.system_account(ledger.MTT)
+    for account_id, _, _ in shop.values():
+        client = ledger.client_account(account_id)
+        for _ in range(count):
+            key = f"test:{rng.random()}"
+            amount = rng.randint(1, 500)
+            ledger.post(key, rng.choice(["call", "call", "sms", "rent"]), [(client, -amount), (mtt, amount)])
+            db.session.execute(sa.update(LedgerTransaction).where(LedgerTransaction.key == key)
+                               .values(created_at=first + dt.timedelta(seconds=rng.uniform(0, days * 86400))))
+    db.session.commit()
+
+
+def raw_spend(account_id, start, end) -> int:
+    total = 0
+    for transaction in db.session.scalars(sa.select(LedgerTransaction).where(
+            LedgerTransaction.created_at >= start, LedgerTransaction.created_at < end,
+            LedgerTransaction.kind.in_(["call", "sms"]))):
+        total -= sum(entry.amount_kop for entry in transaction.entries
+                     if entry.ledger_account.account_id == account_id)
+    return total
+
+
+def assert_spend_matches(shop, today=TODAY):
+    for zone in ZONES:
+        for kind in ("today", "yesterday", "week"):
+            start, end = stats.period_bounds(kind, zone, today=today)
+            for account_id, _, _ in shop.values():
+                assert stats.spend_kop(account_id, start, end) == raw_spend(account_id, start, end), (zone, kind)
+
+
+@pytest.mark.backends
+def test_spend_from_the_rollup_equals_the_ledger_and_counts_once(shop):
+    rng = random.Random(11)
+    post_spend(rng, shop, 60, dt.datetime.combine(TODAY - dt.timedelta(days=8), dt.time(), tzinfo=UTC), 9)
+    assert_spend_matches(shop)  # no mark yet: all from the ledger
+    now = dt.datetime.combine(TODAY, dt.time(15, 40), tzinfo=UTC)  # the mark stops mid-hour, mid-day
+    assert stats_rollup.roll_up_spend(now) > 0
+    assert stats_rollup.spend_mark() == now - stats_rollup.SPEND_LAG
+    assert stats_rollup.roll_up_spend(now) == 0  # again: nothing counted twice
+    assert_spend_matches(shop)
+    post_spend(rng, shop, 20, now - stats_rollup.SPEND_LAG, 1.5)  # after the mark: read from the ledger
+    assert_spend_matches(shop)
+    assert_spend_matches(shop, TODAY + dt.timedelta(days=1))
+    stats_rollup.roll_up_spend(now + dt.timedelta(days=3))
+    assert_spend_matches(shop, TODAY + dt.timedelta(days=1))
+    assert stats.summary(shop["a"][0], *stats.period_bounds("week", "UTC", today=TODAY)).spend_kop == raw_spend(
+        shop["a"][0], *stats.period_bounds("week", "UTC", today=TODAY))
