@@ -43,6 +43,7 @@ from app.models import (
     ManagerLine,
     Site,
     StatsHour,
+    StatsSourceHour,
     StatsSpeedHour,
     StatsSpendHour,
     WidgetEventCount,
@@ -199,21 +200,24 @@ def _union(selects: list):
 
 def _key(model, name: str, dialect: str):
     if name == "hour":
-        return _utc_hour(dialect, model.hour if model is StatsHour else model.created_at).label(name)
+        return _utc_hour(dialect, model.created_at if model is CallbackRequest else model.hour).label(name)
     return sa.func.coalesce(getattr(model, name), "").label(name)
 
 
 def _counts(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None, keys: tuple[str, ...]):
-    """(*keys, requests, talk seconds) grouped by `keys` (of status, outcome, source, hour: the UTC hour as text):
+    """(*keys, requests, talk seconds) grouped by `keys` (of status, outcome, hour: the UTC hour as text; or source
+    alone, whose talk seconds are 0):
     the rollup's whole hours and the live rest in one statement, so one snapshot."""
     dialect = db.session.get_bind().dialect.name
     selects = [sa.select(*(_key(CallbackRequest, name, dialect) for name in keys), sa.literal(1).label("n"),
                          sa.func.coalesce(CallbackRequest.duration_s, 0).label("t")).where(*where)
                for where in _live_parts(account_id, start, end, site_id)]
-    rollup = _rollup_where(StatsHour, account_id, start, end, site_id)
+    model = StatsSourceHour if "source" in keys else StatsHour
+    rollup = _rollup_where(model, account_id, start, end, site_id)
     if rollup is not None:
-        selects.append(sa.select(*(_key(StatsHour, name, dialect) for name in keys),
-                                 StatsHour.requests.label("n"), StatsHour.talk_s.label("t")).where(*rollup))
+        talk = StatsHour.talk_s if model is StatsHour else sa.literal(0)
+        selects.append(sa.select(*(_key(model, name, dialect) for name in keys),
+                                 model.requests.label("n"), talk.label("t")).where(*rollup))
     union = _union(selects)
     columns = [union.c[name] for name in keys]
     return db.session.execute(sa.select(*columns, sa.func.sum(union.c.n), sa.func.sum(union.c.t))

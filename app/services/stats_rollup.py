@@ -26,6 +26,7 @@ from app.models import (
     RequestStatus,
     StatsHour,
     StatsRollupMark,
+    StatsSourceHour,
     StatsSpeedHour,
     StatsSpendHour,
 )
@@ -90,23 +91,28 @@ def roll_up_batch(batch: int = BATCH) -> int:
 def _add(rows, connected: dict[int, dt.datetime]) -> None:
     counts: Counter[tuple] = Counter()
     talk: Counter[tuple] = Counter()
+    sources: Counter[tuple] = Counter()
     speeds: Counter[tuple] = Counter()
     for row in rows:
         created_at = as_utc(row.created_at)
-        key = (row.account_id, hour_of(created_at), row.site_id, row.status, row.outcome or "", row.source or "")
+        where = (row.account_id, hour_of(created_at), row.site_id)
+        key = (*where, row.status, row.outcome or "")
         counts[key] += 1
         talk[key] += row.duration_s or 0
+        sources[*where, row.source or ""] += 1
         if row.id in connected:
-            speeds[row.account_id, hour_of(created_at), row.site_id, row.answered_line_id or NO_LINE,
-                   connect_second(created_at, connected[row.id])] += 1
+            speeds[*where, row.answered_line_id or NO_LINE, connect_second(created_at, connected[row.id])] += 1
     _upsert(StatsHour, _HOUR_KEY,
             [{"requests": count, "talk_s": talk[key]} | dict(zip(_HOUR_KEY, key, strict=True))
              for key, count in counts.items()])
+    _upsert(StatsSourceHour, _SOURCE_KEY,
+            [{"requests": count} | dict(zip(_SOURCE_KEY, key, strict=True)) for key, count in sources.items()])
     _upsert(StatsSpeedHour, _SPEED_KEY,
             [{"requests": count} | dict(zip(_SPEED_KEY, key, strict=True)) for key, count in speeds.items()])
 
 
-_HOUR_KEY = ("account_id", "hour", "site_id", "status", "outcome", "source")
+_HOUR_KEY = ("account_id", "hour", "site_id", "status", "outcome")
+_SOURCE_KEY = ("account_id", "hour", "site_id", "source")
 _SPEED_KEY = ("account_id", "hour", "site_id", "line_id", "second")
 
 
@@ -193,7 +199,7 @@ def _add_spend(since: dt.datetime, until: dt.datetime) -> int:
 def rebuild() -> int:
     """Empty the rollup and count every finished request and ledger posting again (after a fix to how they are
     counted); the number of requests counted."""
-    for model in (StatsSpeedHour, StatsHour, StatsSpendHour, StatsRollupMark):
+    for model in (StatsSpeedHour, StatsHour, StatsSourceHour, StatsSpendHour, StatsRollupMark):
         db.session.execute(sa.delete(model))
     db.session.execute(sa.update(CallbackRequest).where(CallbackRequest.rolled_up == sa.true())
                        .values(rolled_up=False).execution_options(synchronize_session=False))

@@ -25,16 +25,30 @@ def upgrade():
     sa.Column('hour', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('outcome', sa.String(length=20), nullable=False),
-    sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('requests', sa.BigInteger(), nullable=False),
     sa.Column('talk_s', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_stats_hour_account_id_account'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_stats_hour_site_id_site'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_hour')),
-    sa.UniqueConstraint('account_id', 'hour', 'site_id', 'status', 'outcome', 'source', name=op.f('uq_stats_hour_account_id_hour_site_id_status_outcome_source'))
+    sa.UniqueConstraint('account_id', 'hour', 'site_id', 'status', 'outcome', name=op.f('uq_stats_hour_account_id_hour_site_id_status_outcome'))
     )
     with op.batch_alter_table('stats_hour', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stats_hour_site_id'), ['site_id'], unique=False)
+
+    op.create_table('stats_source_hour',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('hour', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('requests', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_stats_source_hour_account_id_account'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_stats_source_hour_site_id_site'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_source_hour')),
+    sa.UniqueConstraint('account_id', 'hour', 'site_id', 'source', name=op.f('uq_stats_source_hour_account_id_hour_site_id_source'))
+    )
+    with op.batch_alter_table('stats_source_hour', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stats_source_hour_site_id'), ['site_id'], unique=False)
 
     op.create_table('stats_speed_hour',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -89,6 +103,10 @@ def downgrade():
         batch_op.drop_index('ix_stats_speed_hour_hour')
 
     op.drop_table('stats_speed_hour')
+    with op.batch_alter_table('stats_source_hour', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stats_source_hour_site_id'))
+
+    op.drop_table('stats_source_hour')
     with op.batch_alter_table('stats_hour', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stats_hour_site_id'))
 
