@@ -16,7 +16,7 @@ from app.models.notification import Notification, NotificationPreference
 from app.models.payment import Autopay, CompanyDetails, Invoice, Payment, PaymentCard, Refund
 from app.models.setting import Setting
 from app.models.site_setup import BlacklistEntry, Department, ManagerLine, SettingsDocument, manager_line_site
-from app.models.stats import StatsHour, StatsRollupMark, StatsSourceHour, StatsSpeedHour, StatsSpendHour
+from app.models.stats import StatsHour, StatsRollupMark, StatsSourceHour, StatsSpeedDay, StatsSpeedHour, StatsSpendHour
 from app.models.telephony import (
     CallAttempt,
     CallRecord,
@@ -27,7 +27,8 @@ from app.models.telephony import (
 )
 
 __all__ = [
-    "TaskLease", "StatsHour", "StatsRollupMark", "StatsSourceHour", "StatsSpeedHour", "StatsSpendHour",
+    "TaskLease", "StatsHour", "StatsRollupMark", "StatsSourceHour", "StatsSpeedDay", "StatsSpeedHour",
+    "StatsSpendHour",
     "AccountPermission", "AuditLog",
     "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",
     "Account", "Role", "Site", "User",

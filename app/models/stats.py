@@ -63,6 +63,22 @@ class StatsSpeedHour(db.Model):
     requests: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class StatsSpeedDay(db.Model):
+    """The same histogram as `stats_speed_hour` per UTC day: a month reads ~30 days of it, not ~720 hours."""
+
+    __tablename__ = "stats_speed_day"
+    __table_args__ = (sa.UniqueConstraint("account_id", "day", "site_id", "line_id", "second"),
+                      sa.Index("ix_stats_speed_day_day", "day"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int]
+    day: Mapped[dt.date]
+    second: Mapped[int]
+    requests: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class StatsSpendHour(db.Model):
     """Call and SMS spend per client account, UTC hour and transaction kind, in kopecks (positive: debited),
     from the ledger transactions created before `stats_rollup_mark` "spend" (app.services.stats_rollup)."""

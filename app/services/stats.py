@@ -44,6 +44,7 @@ from app.models import (
     Site,
     StatsHour,
     StatsSourceHour,
+    StatsSpeedDay,
     StatsSpeedHour,
     StatsSpendHour,
     WidgetEventCount,
@@ -228,19 +229,41 @@ def _speed_histograms(account_id: int | None, start: dt.datetime, end: dt.dateti
                       edges: bool = True) -> Counter[tuple[int, int | None, int]]:
     """(site, answering line or None, whole seconds to connect) -> connected requests of the period."""
     result: Counter[tuple[int, int | None, int]] = Counter()
-    rollup = _rollup_where(StatsSpeedHour, account_id, start, end, site_id)
-    if rollup is not None:
-        rows = db.session.execute(
-            sa.select(StatsSpeedHour.site_id, StatsSpeedHour.line_id, StatsSpeedHour.second,
-                      sa.func.sum(StatsSpeedHour.requests)).where(*rollup)
-            .group_by(StatsSpeedHour.site_id, StatsSpeedHour.line_id, StatsSpeedHour.second))
-        for site, line_id, second, count in rows:
+    parts = _speed_rollup_parts(account_id, start, end, site_id)
+    if parts:
+        union = _union(parts)
+        columns = [union.c.site_id, union.c.line_id, union.c.second]
+        for site, line_id, second, count in db.session.execute(
+                sa.select(*columns, sa.func.sum(union.c.requests)).group_by(*columns)):
             result[site, line_id or None, second] += int(count)
     parts = _live_parts(account_id, start, end, site_id, edges)
     if parts:
         for site, line_id, second in _live_speeds(parts):
             result[site, line_id, second] += 1
     return result
+
+
+def _speed_rollup_parts(account_id: int | None, start: dt.datetime, end: dt.datetime, site_id: int | None) -> list:
+    """The speed histogram's rows of the whole hours in the period: whole UTC days from `stats_speed_day`, the
+    whole hours around them from `stats_speed_hour`."""
+    hours = _whole_hours(start, end)
+    if hours is None:
+        return []
+    first_day = hours[0].replace(hour=0)
+    if first_day < hours[0]:
+        first_day += dt.timedelta(days=1)
+    last_day = hours[1].replace(hour=0)
+    parts, hour_ranges = [], [hours]
+    if first_day < last_day:
+        day = StatsSpeedDay
+        parts.append(sa.select(day.site_id, day.line_id, day.second, day.requests).where(
+            *_scope(day, account_id, site_id), day.day >= first_day.date(), day.day < last_day.date()))
+        hour_ranges = [(hours[0], first_day), (last_day, hours[1])]
+    hour = StatsSpeedHour
+    parts += [sa.select(hour.site_id, hour.line_id, hour.second, hour.requests).where(
+        *_scope(hour, account_id, site_id), hour.hour >= first, hour.hour < last)
+        for first, last in hour_ranges if first < last]
+    return parts
 
 
 def _live_speeds(parts: list[list]) -> list[tuple[int, int | None, int]]:

@@ -27,6 +27,7 @@ from app.models import (
     StatsHour,
     StatsRollupMark,
     StatsSourceHour,
+    StatsSpeedDay,
     StatsSpeedHour,
     StatsSpendHour,
 )
@@ -109,11 +110,17 @@ def _add(rows, connected: dict[int, dt.datetime]) -> None:
             [{"requests": count} | dict(zip(_SOURCE_KEY, key, strict=True)) for key, count in sources.items()])
     _upsert(StatsSpeedHour, _SPEED_KEY,
             [{"requests": count} | dict(zip(_SPEED_KEY, key, strict=True)) for key, count in speeds.items()])
+    days: Counter[tuple] = Counter()
+    for (account_id, hour, *rest), count in speeds.items():
+        days[account_id, hour.date(), *rest] += count
+    _upsert(StatsSpeedDay, _SPEED_DAY_KEY,
+            [{"requests": count} | dict(zip(_SPEED_DAY_KEY, key, strict=True)) for key, count in days.items()])
 
 
 _HOUR_KEY = ("account_id", "hour", "site_id", "status", "outcome")
 _SOURCE_KEY = ("account_id", "hour", "site_id", "source")
 _SPEED_KEY = ("account_id", "hour", "site_id", "line_id", "second")
+_SPEED_DAY_KEY = ("account_id", "day", "site_id", "line_id", "second")
 
 
 def _upsert(model, key: tuple[str, ...], values: list[dict]) -> None:
@@ -199,7 +206,7 @@ def _add_spend(since: dt.datetime, until: dt.datetime) -> int:
 def rebuild() -> int:
     """Empty the rollup and count every finished request and ledger posting again (after a fix to how they are
     counted); the number of requests counted."""
-    for model in (StatsSpeedHour, StatsHour, StatsSourceHour, StatsSpendHour, StatsRollupMark):
+    for model in (StatsSpeedDay, StatsSpeedHour, StatsHour, StatsSourceHour, StatsSpendHour, StatsRollupMark):
         db.session.execute(sa.delete(model))
     db.session.execute(sa.update(CallbackRequest).where(CallbackRequest.rolled_up == sa.true())
                        .values(rolled_up=False).execution_options(synchronize_session=False))

@@ -67,6 +67,23 @@ def upgrade():
         batch_op.create_index('ix_stats_speed_hour_hour', ['hour'], unique=False)
         batch_op.create_index(batch_op.f('ix_stats_speed_hour_site_id'), ['site_id'], unique=False)
 
+    op.create_table('stats_speed_day',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('line_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('second', sa.Integer(), nullable=False),
+    sa.Column('requests', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_stats_speed_day_account_id_account'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_stats_speed_day_site_id_site'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_speed_day')),
+    sa.UniqueConstraint('account_id', 'day', 'site_id', 'line_id', 'second', name=op.f('uq_stats_speed_day_account_id_day_site_id_line_id_second'))
+    )
+    with op.batch_alter_table('stats_speed_day', schema=None) as batch_op:
+        batch_op.create_index('ix_stats_speed_day_day', ['day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stats_speed_day_site_id'), ['site_id'], unique=False)
+
     op.create_table('stats_spend_hour',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -96,6 +113,11 @@ def downgrade():
         batch_op.drop_column('rolled_up')
 
     op.drop_table('stats_rollup_mark')
+    with op.batch_alter_table('stats_speed_day', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stats_speed_day_site_id'))
+        batch_op.drop_index('ix_stats_speed_day_day')
+
+    op.drop_table('stats_speed_day')
     op.drop_table('stats_spend_hour')
 
     with op.batch_alter_table('stats_speed_hour', schema=None) as batch_op:
