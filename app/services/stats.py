@@ -414,8 +414,11 @@ def _local_hour_counts(account_id: int, start: dt.datetime, end: dt.datetime, zo
     start, end = _aware(start), _aware(end)
     keys = ("hour", "outcome") if with_outcome else ("hour",)
     result = []
+    local_hours: dict[str, dt.datetime] = {}
     for row in _counts(account_id, start, end, site_id, keys):
-        at = dt.datetime.strptime(row[0], "%Y-%m-%d %H").replace(tzinfo=dt.UTC).astimezone(zone)
+        if row[0] not in local_hours:
+            local_hours[row[0]] = dt.datetime.fromisoformat(f"{row[0]}:00+00:00").astimezone(zone)
+        at = local_hours[row[0]]
         if at.minute or at.second:
             return _local_times_bucketed(account_id, start, end, zone, site_id)
         result.append((at, (row[1] or NO_OUTCOME) if with_outcome else NO_OUTCOME, int(row[-2])))
