@@ -40,7 +40,9 @@ def check_line(line: ManagerLine) -> None:
     others = sa.select(sa.func.count()).select_from(ManagerLine).where(ManagerLine.account_id == account_id)
     if line.id is not None:
         others = others.where(ManagerLine.id != line.id)
-    if db.session.scalar(others) >= MAX_LINES_PER_ACCOUNT:
+    with db.session.no_autoflush:  # the back office adds the new line to the session first: not yet one of them
+        count = db.session.scalar(others)
+    if count >= MAX_LINES_PER_ACCOUNT:
         raise LineError(_l("An account has at most %(n)d manager numbers.", n=MAX_LINES_PER_ACCOUNT), "number")
 
 

@@ -100,6 +100,19 @@ def test_an_account_has_at_most_fifteen_lines(app, manager, two_accounts):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ManagerLine)) == MAX_LINES_PER_ACCOUNT
 
 
+def test_the_fifteenth_line_is_accepted(app, manager, two_accounts):
+    """The line being added is not counted against the limit (Flask-Admin puts it in the session first)."""
+    account_id, _ = two_accounts["alpha"]
+    with app.app_context():
+        for i in range(MAX_LINES_PER_ACCOUNT - 1):
+            db.session.add(ManagerLine(account_id=account_id, number=f"+79161234{i:03d}"))
+        db.session.commit()
+    response = submit(manager, f"/admin/lines/new/?account_id={account_id}", _line(account_id))
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ManagerLine)) == MAX_LINES_PER_ACCOUNT
+
+
 def test_blacklists_normalise_and_apply_per_account_and_globally(app, manager, make_staff_user, two_accounts):
     alpha, _ = two_accounts["alpha"]
     beta, _ = two_accounts["beta"]
