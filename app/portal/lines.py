@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.extensions import db
 from app.forms.schema_form import CheckboxesField
 from app.guards import requires_running_service
-from app.models import Account, Department, ManagerLine
+from app.models import Account, CallbackRequest, Department, ManagerLine
 from app.portal import bp, require_feature
 from app.services.lines import MAX_LINES_PER_ACCOUNT, LineError, check_line
 from app.services.phones import display
@@ -171,7 +171,17 @@ def line_switch(line_id: int):
 def line_delete(line_id: int):
     account = require_feature(FEATURE)
     line = _own_line(account, line_id)
+    if _has_answered(line):
+        flash(_("This line has answered calls: deactivate it instead, so the call log keeps its name."), "error")
+        return redirect(url_for(".lines_page"))
     db.session.delete(line)
     db.session.commit()
     flash(_("The manager line has been deleted."), "success")
     return redirect(url_for(".lines_page"))
+
+
+def _has_answered(line: ManagerLine) -> bool:
+    """Deleting such a line would take the manager's name and number out of the call log's past rows."""
+    answered = sa.select(CallbackRequest.id).where(CallbackRequest.account_id == line.account_id,
+                                                   CallbackRequest.answered_line_id == line.id)
+    return db.session.scalar(answered.limit(1)) is not None

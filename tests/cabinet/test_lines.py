@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from cabinet_accounts import expire, two_shops
 from helpers import submit
+from request_rows import request_with_timeline
 
 from app.extensions import db
 from app.models import Department, ManagerLine
@@ -165,3 +166,16 @@ def test_a_client_adds_departments_of_its_own_account(app, shops):
         assert response.status_code == 200 and error in response.get_data(as_text=True)
     assert alpha.client.post("/cabinet/lines/departments", data={"name": "Support"}).status_code == 400
     assert departments_of(app, alpha.account) == ["Sales"] and departments_of(app, beta.account) == ["Sales"]
+
+
+def test_a_line_that_answered_calls_is_kept_and_still_named_in_the_call_log(app, shops):
+    alpha = shops["alpha"]
+    line_id = add_line(app, alpha.account, "+79995550077", "Vera")
+    with app.app_context():
+        request_with_timeline(alpha.account, alpha.site, line_id=line_id)
+        db.session.commit()
+    page = submit(alpha.client, f"/cabinet/lines/{line_id}/delete", {}, page="/cabinet/lines",
+                  follow_redirects=True).get_data(as_text=True)
+    assert "This line has answered calls" in page
+    assert [row[1] for row in lines_of(app, alpha.account)] == ["Vera"]
+    assert "Vera" in alpha.client.get("/cabinet/calls").get_data(as_text=True)
