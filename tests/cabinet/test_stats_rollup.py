@@ -17,7 +17,8 @@ from request_rows import request_row
 
 from app.extensions import db
 from app.models import Account, CallbackRequest, DialerTransition, LedgerTransaction, ManagerLine, StatsHour
-from app.services import accounts, dialer, ledger, sites, stats, stats_rollup
+from app.services import accounts, dialer, leases, ledger, sites, stats, stats_rollup
+from dialer.tasks import stats as stats_tasks
 
 UTC = dt.UTC
 ZONES = [ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Vladivostok"), ZoneInfo("Asia/Kolkata")]
@@ -279,3 +280,17 @@ def test_spend_from_the_rollup_equals_the_ledger_and_counts_once(shop):
     assert_spend_matches(shop, TODAY + dt.timedelta(days=1))
     assert stats.summary(shop["a"][0], *stats.period_bounds("week", "UTC", today=TODAY)).spend_kop == raw_spend(
         shop["a"][0], *stats.period_bounds("week", "UTC", today=TODAY))
+
+
+@pytest.mark.backends
+def test_the_periodic_task_rolls_up_and_is_single_flight(app, shop):
+    add_random_requests(shop, random.Random(13), 30)
+    final = db.session.scalar(sa.select(sa.func.count()).where(
+        CallbackRequest.status.in_(stats_rollup.FINAL_STATUSES)))
+    assert leases.acquire("stats.roll_up", "other-run", 300)  # another run in progress
+    assert stats_tasks.roll_up.call_local() == 0
+    leases.release("stats.roll_up", "other-run")
+    assert stats_tasks.roll_up.call_local() == final
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.sum(StatsHour.requests))) == final
+    assert stats_rollup.spend_mark() is not None
