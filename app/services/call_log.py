@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
@@ -25,6 +26,9 @@ from app.services import DomainError, phones
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000
 SORTS = ("new", "old", "long")  # newest first, oldest first, longest talk first
+
+
+_line_display = functools.lru_cache(maxsize=256)(phones.display)  # an account has at most 15 lines
 
 
 class BadCursor(DomainError):
@@ -170,7 +174,7 @@ def _row(data, zone: ZoneInfo) -> Row:
                site_id=data.site_id, site_name=data.site_name, page_url=data.page_url, source=data.source,
                keyword=data.keyword, phone=data.phone, phone_display=phones.display(data.phone),
                manager_name=data.manager_name or "",
-               manager_number=phones.display(data.line_number) if data.line_number else "",
+               manager_number=_line_display(data.line_number) if data.line_number else "",
                duration_s=data.duration_s, ip=data.ip, region=data.region, status=data.status,
                outcome=data.outcome or "")
 
