@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 
 from app.extensions import db
 from app.models import (
@@ -206,7 +207,7 @@ def _key(model, name: str, dialect: str):
 
 
 def _counts(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None, keys: tuple[str, ...]):
-    """(*keys, requests, talk seconds) grouped by `keys` (of status, outcome, hour: the UTC hour as text; or source
+    """(*keys, requests, talk seconds) grouped by `keys` (of hour: the UTC hour as text, status, outcome; or source
     alone, whose talk seconds are 0):
     the rollup's whole hours and the live rest in one statement, so one snapshot."""
     dialect = db.session.get_bind().dialect.name
@@ -304,7 +305,7 @@ def summary(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int 
     by_status: dict[str, int] = {}
     by_outcome: Counter[str] = Counter()
     talk_s = 0
-    for status, outcome, count, seconds in _counts(account_id, start, end, site_id, ("status", "outcome")):
+    for _, status, outcome, count, seconds in _hour_rows(account_id, start, end, site_id):
         by_status[status] = by_status.get(status, 0) + int(count)
         by_outcome[outcome or NO_OUTCOME] += int(count)
         talk_s += int(seconds or 0)
@@ -412,17 +413,29 @@ def _local_hour_counts(account_id: int, start: dt.datetime, end: dt.datetime, zo
     hours, so the period's request times are fetched from `callback_request` and bucketed instead (slower).
     """
     start, end = _aware(start), _aware(end)
-    keys = ("hour", "outcome") if with_outcome else ("hour",)
-    result = []
+    counts: Counter[tuple[dt.datetime, str]] = Counter()
     local_hours: dict[str, dt.datetime] = {}
-    for row in _counts(account_id, start, end, site_id, keys):
-        if row[0] not in local_hours:
-            local_hours[row[0]] = dt.datetime.fromisoformat(f"{row[0]}:00+00:00").astimezone(zone)
-        at = local_hours[row[0]]
+    for hour, _, outcome, count, _ in _hour_rows(account_id, start, end, site_id):
+        if hour not in local_hours:
+            local_hours[hour] = dt.datetime.fromisoformat(f"{hour}:00+00:00").astimezone(zone)
+        at = local_hours[hour]
         if at.minute or at.second:
             return _local_times_bucketed(account_id, start, end, zone, site_id)
-        result.append((at, (row[1] or NO_OUTCOME) if with_outcome else NO_OUTCOME, int(row[-2])))
-    return result
+        counts[at, (outcome or NO_OUTCOME) if with_outcome else NO_OUTCOME] += int(count)
+    return [(at, outcome, count) for (at, outcome), count in counts.items()]
+
+
+def _hour_rows(account_id: int, start: dt.datetime, end: dt.datetime, site_id: int | None) -> list:
+    """(UTC hour as text, status, outcome, requests, talk seconds) of the period. Within a web request the rows
+    are kept (in `flask.g`) for the rest of it: the statistics page asks summary, per_day and per_hour for the
+    same period, and one aggregate then serves the three."""
+    if not has_request_context():
+        return _counts(account_id, start, end, site_id, ("hour", "status", "outcome"))
+    memo = g.setdefault("stats_hour_rows", {})
+    key = (account_id, start, end, site_id)
+    if key not in memo:
+        memo[key] = _counts(account_id, start, end, site_id, ("hour", "status", "outcome"))
+    return memo[key]
 
 
 def _local_times_bucketed(account_id, start, end, zone, site_id) -> list[tuple[dt.datetime, str, int]]:
