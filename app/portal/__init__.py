@@ -38,6 +38,12 @@ def own_site(account, site_id: int) -> Site:
     return site
 
 
+@bp.context_processor
+def _feature_check():
+    """`has_feature(key)` for cabinet templates, e.g. the rent-ended page's link to billing (asked only when used)."""
+    return {"has_feature": lambda key: current_user.is_authenticated and permissions.can(current_user, key)}
+
+
 def _opened_settings_keys() -> set[str]:
     return permissions.features_of(current_user) & SETTINGS_KEYS
 

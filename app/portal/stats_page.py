@@ -30,12 +30,6 @@ OUTCOME_COLORS = {"success": "#2e7d32", "manager_no_answer": "#ef6c00", "client_
 BAR_COLOR = "#1565c0"
 
 
-@bp.context_processor
-def _feature_check():
-    """`has_feature(key)` for cabinet templates, e.g. the rent-ended page's link to billing (asked only when used)."""
-    return {"has_feature": lambda key: current_user.is_authenticated and permissions.can(current_user, key)}
-
-
 def _date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if value else None
