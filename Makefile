@@ -19,6 +19,7 @@ PYTEST_ARGS ?=
 
 .PHONY: run test deps system-deps assets widget translations migrate seed lint extract-messages clean
 
+run: export INSTALL_CHECK_ALLOW_PRIVATE = 1  # the demo site is on 127.0.0.1
 run: deps assets migrate seed  ## set up what is missing, then start every process of the service
 	@echo "CallBack is starting on $(PUBLIC_URL) (Ctrl+C stops all processes)"
 	$(BIN)/honcho start -f Procfile

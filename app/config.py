@@ -146,6 +146,11 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "API_CALLBACK_RATE_LIMIT": env.get("API_CALLBACK_RATE_LIMIT") or "20 per minute",
         "API_EVENTS_RATE_LIMIT": env.get("API_EVENTS_RATE_LIMIT") or "120 per minute",
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
+        # The cabinet's "is the widget on my site" check: its timeout per connect and per read, and whether it may
+        # fetch loopback and private addresses (unset: only under TESTING; `make run` allows them for the demo).
+        "INSTALL_CHECK_TIMEOUT_S": float(env.get("INSTALL_CHECK_TIMEOUT_S") or 5),
+        "INSTALL_CHECK_ALLOW_PRIVATE": (_flag(env["INSTALL_CHECK_ALLOW_PRIVATE"])
+                                        if env.get("INSTALL_CHECK_ALLOW_PRIVATE") else None),
         # Interface.
         "BABEL_DEFAULT_LOCALE": "ru",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",

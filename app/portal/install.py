@@ -33,7 +33,8 @@ def _check_form(site) -> CheckForm:
 
 def _allow_private() -> bool:
     """Private and loopback addresses may be fetched only when configured so (default: in testing)."""
-    return bool(current_app.config.get("INSTALL_CHECK_ALLOW_PRIVATE", current_app.config["TESTING"]))
+    allowed = current_app.config.get("INSTALL_CHECK_ALLOW_PRIVATE")
+    return current_app.config["TESTING"] if allowed is None else bool(allowed)
 
 
 @bp.route("/sites/<int:site_id>/install", methods=["GET", "POST"])
@@ -48,5 +49,5 @@ def install_page(site_id: int):
     if form.validate_on_submit():
         result = install_check.check_page(
             form.url.data, site.public_key, allow_private=_allow_private(),
-            timeout_s=current_app.config.get("INSTALL_CHECK_TIMEOUT_S", install_check.TIMEOUT_S))
+            timeout_s=current_app.config["INSTALL_CHECK_TIMEOUT_S"])
     return render_template("portal/install.html", site=site, form=form, result=result)
