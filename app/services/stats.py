@@ -269,7 +269,8 @@ def _speed_rollup_parts(account_id: int | None, start: dt.datetime, end: dt.date
 
 def _live_speeds(parts: list[list]) -> list[tuple[int, int | None, int]]:
     live = _union([sa.select(CallbackRequest.id, CallbackRequest.site_id, CallbackRequest.answered_line_id,
-                             CallbackRequest.created_at).where(*where) for where in parts])
+                             CallbackRequest.created_at)
+                   .where(*where, CallbackRequest.mode == stats_rollup.MEASURED_MODE) for where in parts])
     first = (sa.select(DialerTransition.request_id, sa.func.min(DialerTransition.at).label("at"))
              .join(live, live.c.id == DialerTransition.request_id).where(DialerTransition.status == "connected")
              .group_by(DialerTransition.request_id).subquery())

@@ -34,6 +34,7 @@ from app.models import (
 
 FINAL_STATUSES = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.PASSIVE, RequestStatus.EXPIRED)
 BATCH = 5000  # requests a transaction (also the size of one IN list of ids)
+MEASURED_MODE = "instant"  # speed to connect is measured from the request; a scheduled one waits on purpose
 NO_LINE = 0  # stats_speed_hour.line_id of a request connected without an answering line recorded
 
 
@@ -82,7 +83,8 @@ def roll_up_batch(batch: int = BATCH) -> int:
         .values(rolled_up=True)
         .returning(CallbackRequest.id, CallbackRequest.account_id, CallbackRequest.site_id,
                    CallbackRequest.created_at, CallbackRequest.status, CallbackRequest.outcome,
-                   CallbackRequest.source, CallbackRequest.duration_s, CallbackRequest.answered_line_id)
+                   CallbackRequest.source, CallbackRequest.duration_s, CallbackRequest.answered_line_id,
+                   CallbackRequest.mode)
         .execution_options(synchronize_session=False)).all()
     if rows:
         _add(rows, first_connected([row.id for row in rows]))
@@ -101,7 +103,7 @@ def _add(rows, connected: dict[int, dt.datetime]) -> None:
         counts[key] += 1
         talk[key] += row.duration_s or 0
         sources[*where, row.source or ""] += 1
-        if row.id in connected:
+        if row.id in connected and row.mode == MEASURED_MODE:
             speeds[*where, row.answered_line_id or NO_LINE, connect_second(created_at, connected[row.id])] += 1
     _upsert(StatsHour, _HOUR_KEY,
             [{"requests": count, "talk_s": talk[key]} | dict(zip(_HOUR_KEY, key, strict=True))

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from request_rows import request_row
 
 from app.extensions import db
-from app.models import Account, DialerTransition, LedgerTransaction, ManagerLine, WidgetEventCount
-from app.services import accounts, ledger, sites, stats
+from app.models import Account, CallbackRequest, DialerTransition, LedgerTransaction, ManagerLine, WidgetEventCount
+from app.services import accounts, ledger, sites, stats, stats_rollup
 
 MSK = ZoneInfo("Europe/Moscow")  # UTC+3
 VVO = ZoneInfo("Asia/Vladivostok")  # UTC+10
@@ -250,3 +250,23 @@ def test_service_speed_counts_every_account_in_the_period(shop):
     speed = stats.service_speed(at, at + dt.timedelta(days=1))
     assert speed == stats.Speed(count=4, p50_s=20.0, p95_s=40.0)
     assert stats.service_speed(at - dt.timedelta(days=1), at) == stats.Speed(count=0, p50_s=None, p95_s=None)
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("rolled_up", [False, True])
+def test_a_request_scheduled_for_later_counts_but_not_in_the_speed(shop, rolled_up):
+    """Off hours, a request waits for the morning on purpose: its hours of waiting are not a speed to connect."""
+    account_id, site_id, _ = shop["a"]
+    at = dt.datetime(2026, 3, 10, 1, tzinfo=UTC)
+    add_request(account_id, site_id, at, outcome="success", connect_s=12)
+    scheduled = add_request(account_id, site_id, at, outcome="success", connect_s=10 * 3600)
+    db.session.get(CallbackRequest, scheduled).mode = "scheduled"
+    db.session.commit()
+    if rolled_up:
+        stats_rollup.roll_up()
+        db.session.commit()
+
+    result = stats.summary(account_id, *stats.period_bounds("today", "UTC", today=at.date()))
+    assert result.requests == 2 and result.answered == 2
+    assert result.speed == stats.Speed(count=1, p50_s=12.0, p95_s=12.0)
+    assert stats.service_speed(at, at + dt.timedelta(hours=1)) == stats.Speed(count=1, p50_s=12.0, p95_s=12.0)
