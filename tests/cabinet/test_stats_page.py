@@ -141,3 +141,13 @@ def test_the_rent_ended_page_says_how_to_pay(app, shops):
     set_global_setting(app, "client_permissions", [k for k in CLIENT_DEFAULTS if k != "billing.view"])
     html = alpha["client"].get("/cabinet/stats").get_data(as_text=True)
     assert "rent-ended-billing" not in html and 'data-testid="rent-ended-ask"' in html
+
+
+def test_the_period_fields_read_as_dates_in_russian(app, shops):
+    alpha = shops["alpha"]
+    with app.app_context():
+        db.session.get(Account, alpha["account"]).locale = "ru"
+        db.session.commit()
+    for url in ("/cabinet/stats", "/cabinet/calls", "/cabinet/billing/statement"):
+        page = alpha["client"].get(url).get_data(as_text=True)
+        assert 'for="from">С</label>' in page and 'for="to">По</label>' in page and "Кому" not in page, url
