@@ -9,9 +9,8 @@ setting a manager may open opened), then checked for console
 errors, uncaught script errors and a page wider than the window. A full-page screenshot of every case is saved
 (before the checks, so a failing case has one) under $TEST_ARTIFACTS_DIR, by default <repo>/test-artifacts/screens/.
 
-The stylesheet is built from assets/less once per run before the first case (a build left in app/static/gen by an
-earlier `make assets` may be stale), and again by Flask-Assets whenever a LESS file changes (ASSETS_AUTO_BUILD), so
-the screens show the LESS as it is now.
+`make test` builds the stylesheet first; ASSETS_AUTO_BUILD rebuilds it here when a LESS file is newer than the
+build, so the screens show the LESS as it is now.
 """
 from __future__ import annotations
 
@@ -76,20 +75,6 @@ OVERFLOW_JS = """() => {
 def app_overrides(live_port):
     """As the browser tests' own (links to the live server), and the stylesheet built from today's LESS."""
     return {"PUBLIC_URL": f"http://127.0.0.1:{live_port}", "ASSETS_AUTO_BUILD": True}
-
-
-_BUILT_THIS_RUN: list[bool] = []
-
-
-@pytest.fixture
-def stylesheet(app):
-    """Build the site's stylesheet from today's LESS, once per run."""
-    from app.extensions import assets
-
-    if not _BUILT_THIS_RUN:
-        with app.app_context():
-            assets["site_css"].build(force=True)
-        _BUILT_THIS_RUN.append(True)
 
 
 def _requests(account_id: int, site_ids: list[int], line_ids: list[int]) -> None:
@@ -169,7 +154,7 @@ def _screenshot(page, name: str) -> Path:
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("name", list(PAGES))
-def test_screen_has_no_errors_and_fits_the_window(page, stylesheet, client_data, name, width):
+def test_screen_has_no_errors_and_fits_the_window(page, client_data, name, width):
     template, logged_in = PAGES[name]
     problems: list[str] = []
     page.on("console", lambda message: problems.append(f"console.{message.type}: {message.text} "
