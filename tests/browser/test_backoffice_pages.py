@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import collection_app
 from money_rows import card_row, invoice_row, issued_invoice, payment_row, refund_row
+from page_checks import CSP_WATCH_JS, csp_violations, overflow_problem
 from request_rows import request_with_timeline
 
 pytestmark = pytest.mark.browser
@@ -136,28 +137,7 @@ def _log_in(page) -> None:
     assert response.status == 302 and response.headers["location"].endswith("/admin/"), response.status
 
 
-# Chromium's console message for a blocked inline handler does not say which element: keep the violations.
-CSP_WATCH_JS = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-    const el = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
-    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${el}`);
-});
-"""
 
-OVERFLOW_JS = """() => {
-    const width = window.innerWidth;
-    const wide = [];
-    for (const el of document.querySelectorAll('body *')) {
-        const box = el.getBoundingClientRect();
-        if (box.right > width + 0.5 && box.width > 0) {
-            const classes = typeof el.className === 'string' ? el.className.trim().split(/\\s+/) : [];
-            const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes.map((c) => '.' + c).join('');
-            wide.push(`${name.replace(/\\.$/, '')} right=${Math.round(box.right)}`);
-        }
-    }
-    return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, wide: wide.slice(0, 8)};
-}"""
 
 
 @pytest.fixture
@@ -195,11 +175,9 @@ def test_backoffice_page_has_no_errors_and_fits_the_desktop(admin_page, seeded, 
     assert "/admin/" in page.url and "/login" not in page.url, f"{url}: ended on {page.url}"
     assert page.locator("body").inner_text().strip(), f"{url}: an empty page"
     if problems:
-        problems += page.evaluate("() => window.__cspViolations || []")
-    layout = page.evaluate(OVERFLOW_JS)
-    if layout["scrollWidth"] > layout["innerWidth"]:
-        problems.append(f"{layout['scrollWidth']}px wide in a {layout['innerWidth']}px window; "
-                        f"too wide: {layout['wide']}")
+        problems += csp_violations(page)
+    if too_wide := overflow_problem(page):
+        problems.append(too_wide)
     assert not problems, f"{url}:\n" + "\n".join(problems)
 
 

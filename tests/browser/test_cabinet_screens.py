@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from helpers import csrf_token
+from page_checks import CSP_WATCH_JS, csp_violations, overflow_problem
 
 pytestmark = pytest.mark.browser
 
@@ -45,30 +46,7 @@ PAGES = {
 # Known application bugs: "<page>-<width>" → reason; strict, so a fix makes the case fail until it is removed.
 KNOWN_BUGS: dict[str, str] = {}
 
-CSP_WATCH_JS = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-    const el = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
-    window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${el}`);
-});
-"""
 
-# The page's width against the window's, and the outermost elements that stick out (to say what to fix).
-OVERFLOW_JS = """() => {
-    const width = window.innerWidth;
-    const wide = [];
-    for (const el of document.querySelectorAll('body *')) {
-        const box = el.getBoundingClientRect();
-        const parentBox = el.parentElement ? el.parentElement.getBoundingClientRect() : null;
-        if (box.width > 0 && box.right > width + 0.5 && !(parentBox && parentBox.right > width + 0.5)) {
-            const classes = typeof el.className === 'string' ? el.className.trim().split(/\\s+/) : [];
-            const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-                + classes.filter(Boolean).map((c) => '.' + c).join('');
-            wide.push(`${name} right=${Math.round(box.right)}`);
-        }
-    }
-    return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, wide: wide.slice(0, 8)};
-}"""
 
 
 @pytest.fixture
@@ -172,11 +150,9 @@ def test_screen_has_no_errors_and_fits_the_window(page, client_data, name, width
     assert "/login" not in page.url, f"{url}: sent to log in"
     assert page.locator("main").inner_text().strip(), f"{url}: an empty page"
     if problems:
-        problems += page.evaluate("() => window.__cspViolations || []")
-    layout = page.evaluate(OVERFLOW_JS)
-    if layout["scrollWidth"] > layout["innerWidth"]:
-        problems.append(f"{layout['scrollWidth']}px wide in a {layout['innerWidth']}px window; "
-                        f"sticking out: {layout['wide']}")
+        problems += csp_violations(page)
+    if too_wide := overflow_problem(page):
+        problems.append(too_wide)
     assert not problems, f"{url} at {width} (screenshot {shot}):\n" + "\n".join(problems)
 
 
