@@ -1,5 +1,5 @@
 """Command-line tools: `flask --app wsgi users create ...`, `demo seed [--json]`, `billing renew|statement`,
-`yookassa-sandbox`, `mtt-sandbox`."""
+`yookassa-sandbox`, `mtt-sandbox`, `erase-phone NUMBER [--dry-run]`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.config import PROJECT_ROOT
 from app.db import utcnow
@@ -29,11 +29,13 @@ from app.models import (
 from app.services import (
     accounts,
     adjustments,
+    erasure,
     invoices,
     ledger,
     notifications,
     notify_events,
     permissions,
+    phones,
     rent,
     site_settings,
     sites,
@@ -364,3 +366,22 @@ def mtt_sandbox(port: int | None, rules: str | None, time_scale: float | None) -
         threading.Event().wait()
     finally:
         sandbox.stop()
+
+
+@click.command("erase-phone")
+@click.argument("number")
+@click.option("--country", default="RU", show_default=True, help="How a number typed without + is read.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@with_appcontext
+def erase_phone(number: str, country: str, dry_run: bool) -> None:
+    """Erase a visitor's phone NUMBER on the owner's request (152-FZ): docs/security.md."""
+    try:
+        result = erasure.erase(number, dry_run=dry_run, country=country.upper())
+    except phones.InvalidPhone as exc:
+        raise click.ClickException(f"{number!r}: {exc}") from exc
+    verb = "would replace" if dry_run else "replaced"
+    click.echo(f"{result.number} → {result.pseudonym} (kept: {', '.join(erasure.KEPT_TABLES)})")
+    for table, count in result.changed.items():
+        click.echo(f"{table}: {verb} in {count} row(s)")
+    if not result.changed:
+        click.echo("nothing to erase")

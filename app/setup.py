@@ -160,13 +160,14 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import billing_cli, demo_cli, mtt_sandbox, users_cli, yookassa_sandbox
+    from app.cli import billing_cli, demo_cli, erase_phone, mtt_sandbox, users_cli, yookassa_sandbox
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(yookassa_sandbox)
     app.cli.add_command(mtt_sandbox)
+    app.cli.add_command(erase_phone)
 
 
 def register_admin(app: Flask) -> None:
