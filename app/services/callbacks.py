@@ -19,7 +19,7 @@ from flask import current_app
 from app.db import insert, utcnow
 from app.extensions import db
 from app.models import CallbackRequest, ConsentRecord, ConsentText, RequestStatus
-from app.services import DomainError, account_state, blacklist, geo, limits, phones, schedule
+from app.services import DomainError, account_state, blacklist, fraud, geo, limits, phones, schedule
 from app.services.settings import GlobalSettings
 from app.services.site_settings import SiteSettings
 from app.services.widget_config import PublishedSite, consent_digest, consent_version
@@ -127,13 +127,23 @@ def _consent_text(body: str) -> int:
 
 
 def _check_phone(settings: SiteSettings, new: NewRequest):
+    """The parsed number if the site may call it: one of its countries, and no premium or special number."""
     country = (new.country or settings.default_country).upper()
     if country not in settings.allowed_countries:
-        raise _refuse("country_not_allowed", "calls to this country are not allowed")
+        raise _refused_number("country_not_allowed", new)
     number = phones.parse(new.phone, country)
+    refusal = fraud.number_refusal(number)
+    if refusal:
+        raise _refused_number(refusal, new)
     if phones.region_of(number) not in settings.allowed_countries:
-        raise _refuse("country_not_allowed", "calls to this country are not allowed")
+        raise _refused_number("country_not_allowed", new)
     return number
+
+
+def _refused_number(code: str, new: NewRequest) -> DomainError:
+    """A number the site may not call: logged with its reason (the number itself is not), then refused."""
+    current_app.logger.warning("callback request refused: %s ip=%s", code, new.ip)
+    return _refuse(code, "calls to this number are not allowed")
 
 
 def _check_department(settings: SiteSettings, department_id: int | None) -> None:

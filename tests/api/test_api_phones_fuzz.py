@@ -14,6 +14,7 @@ from phonenumbers import PhoneNumberFormat
 
 from app.extensions import db
 from app.models import CallbackRequest
+from app.services import fraud
 
 ALLOWED = ["RU", "KZ", "BY", "GB", "DE", "US"]
 REGIONS = sorted(region for region in phonenumbers.SUPPORTED_REGIONS if phonenumbers.example_number(region))
@@ -35,7 +36,8 @@ def accept(app, site, post_callback, fresh_limits):
         body = response.get_json()
         assert response.status_code in (201, 422), (phone, country, response.status_code, body)
         if response.status_code == 422:
-            assert body["error"]["code"] in ("invalid_phone", "country_not_allowed"), (phone, country, body)
+            assert body["error"]["code"] in ("invalid_phone", "country_not_allowed", "number_type_not_allowed"), (
+                phone, country, body)
             return 422, None
         with app.app_context():
             row = db.session.get(CallbackRequest, body["id"])
@@ -43,6 +45,7 @@ def accept(app, site, post_callback, fresh_limits):
         assert phonenumbers.format_number(number, PhoneNumberFormat.E164) == row.phone
         assert phonenumbers.is_valid_number(number) and row.country in ALLOWED
         assert phonenumbers.region_code_for_number(number) == row.country
+        assert phonenumbers.number_type(number) in fraud.CALLABLE_TYPES  # never a premium or special number
         return 201, row
 
     return post
