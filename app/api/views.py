@@ -88,7 +88,7 @@ def preflight(site_key: str):
                             "consent_required",
                             "consent_outdated", "invalid_department", "invalid_slot", "site_not_found",
                             "site_inactive", "origin_not_allowed", "blacklisted", "limit_number", "limit_session",
-                            "limit_ip", "rate_limited"))
+                            "limit_ip", "limit_prefix", "rate_limited"))
 def create_callback(site_key: str):
     site = _site(site_key)
     language = site.language

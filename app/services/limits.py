@@ -27,6 +27,7 @@ from app.services import DomainError
 from app.services.settings import GlobalSettings, get_settings
 
 REDIS_PREFIX = "callback:limit:"
+PREFIX_HIDDEN_DIGITS = 4  # a number's prefix is all of it but its last 4 digits
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Limit:
 
 
 class LimitExceeded(DomainError):
-    """A request broke a limit; `code` is the limit's reason (limit_number, limit_session, limit_ip)."""
+    """A request broke a limit; `code` is the limit's reason (limit_number, limit_session, limit_ip, limit_prefix)."""
 
     def __init__(self, limit: Limit):
         super().__init__(f"{limit.reason}: more than {limit.limit} in {limit.window_s} s", code=limit.reason)
@@ -52,14 +53,17 @@ class LimitExceeded(DomainError):
 def request_limits(phone: str, session_id: str | None, ip: str, settings: GlobalSettings | None = None) -> list[Limit]:
     """The limits a callback request counts against, from the global settings.
 
-    Per destination number across all accounts (no call-bombing of a victim), per visitor session, and per IP
-    address by distinct numbers, which lets a carrier NAT's many visitors through.
+    Per destination number across all accounts (no call-bombing of a victim), per visitor session, per IP
+    address by distinct numbers, which lets a carrier NAT's many visitors through, and per number prefix by
+    distinct numbers across all accounts (a run of consecutive numbers is traffic pumping, not visitors).
     """
     settings = settings or get_settings()
     limits = [
         Limit("limit_number", f"number:10m:{phone}", phone, 600, settings.limit_number_per_10min),
         Limit("limit_number", f"number:day:{phone}", phone, 86_400, settings.limit_number_per_day),
         Limit("limit_ip", f"ip:{_network(ip)}", phone, 3600, settings.limit_ip_numbers_per_hour, distinct=True),
+        Limit("limit_prefix", f"prefix:{phone[:-PREFIX_HIDDEN_DIGITS]}", phone, 3600,
+              settings.limit_prefix_numbers_per_hour, distinct=True),
     ]
     if session_id:
         limits.append(Limit("limit_session", f"session:{session_id}", phone, settings.limit_session_interval_s, 1))

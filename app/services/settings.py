@@ -110,6 +110,9 @@ class GlobalSettings(BaseModel):
         300, ge=0, le=86_400, title=_l("One accepted request per visitor session in, seconds"))
     limit_ip_numbers_per_hour: int = Field(
         3, ge=0, le=1000, title=_l("Distinct numbers from one IP address in an hour"))
+    limit_prefix_numbers_per_hour: int = Field(
+        5, ge=0, le=10_000, title=_l("Distinct numbers of one prefix (all but the last 4 digits) in an hour, "
+                                     "across all accounts"))
     # The telecom operator the widget names (W10).
     operator_name: str = Field("МТТ", min_length=1, max_length=60, title=_l("Telecom operator's name"))
     operator_url: str = Field("https://www.mtt.ru", pattern=r"^https://\S+$", max_length=200,

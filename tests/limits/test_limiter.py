@@ -150,6 +150,7 @@ def test_a_limit_of_zero_is_off(ctx, backend, counters):
     set_setting("limit_number_per_day", 0)
     set_setting("limit_ip_numbers_per_hour", 0)
     set_setting("limit_session_interval_s", 0)
+    set_setting("limit_prefix_numbers_per_hour", 0)
     db.session.commit()
     for n in range(12):
         assert admitted(limits.request_limits(f"+7916000{n:04d}", "one-visitor", "192.0.2.1")) is None
@@ -216,6 +217,7 @@ def test_request_limits_follow_the_global_settings(ctx, backend, counters):
     set_setting("limit_number_per_day", 4)
     set_setting("limit_session_interval_s", 60)
     set_setting("limit_ip_numbers_per_hour", 2)
+    set_setting("limit_prefix_numbers_per_hour", 7)
     db.session.commit()
 
     by_key = {limit.key: limit for limit in limits.request_limits(PHONE, "visitor-1", "192.0.2.1")}
@@ -224,9 +226,10 @@ def test_request_limits_follow_the_global_settings(ctx, backend, counters):
         f"number:day:{PHONE}": Limit("limit_number", f"number:day:{PHONE}", PHONE, 86_400, 4),
         "ip:192.0.2.1": Limit("limit_ip", "ip:192.0.2.1", PHONE, 3600, 2, distinct=True),
         "session:visitor-1": Limit("limit_session", "session:visitor-1", PHONE, 60, 1),
+        f"prefix:{PHONE[:-4]}": Limit("limit_prefix", f"prefix:{PHONE[:-4]}", PHONE, 3600, 7, distinct=True),
     }
     assert [limit.reason for limit in limits.request_limits(PHONE, None, "192.0.2.1")] == [
-        "limit_number", "limit_number", "limit_ip"]  # no session, no session limit
+        "limit_number", "limit_number", "limit_ip", "limit_prefix"]  # no session, no session limit
 
     assert admitted(limits.request_limits(PHONE, "visitor-1", "192.0.2.1")) is None
     assert admitted(limits.request_limits(PHONE, "visitor-2", "192.0.2.2")) == "limit_number"
