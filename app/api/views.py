@@ -85,10 +85,10 @@ def preflight(site_key: str):
 @limiter.limit(lambda: current_app.config["API_CALLBACK_RATE_LIMIT"])
 @openapi.documented(summary="Ask for a call back (A3)", body=CallbackIn, response=CallbackCreated, status=201,
                     errors=("invalid_request", "invalid_phone", "country_not_allowed", "number_type_not_allowed",
-                            "consent_required",
-                            "consent_outdated", "invalid_department", "invalid_slot", "site_not_found",
-                            "site_inactive", "origin_not_allowed", "blacklisted", "limit_number", "limit_session",
-                            "limit_ip", "limit_prefix", "rate_limited"))
+                            "consent_required", "consent_outdated", "invalid_department", "invalid_slot",
+                            "site_not_found", "site_inactive", "origin_not_allowed", "blacklisted",
+                            "number_blocked", "limit_number", "limit_session", "limit_ip", "limit_prefix",
+                            "rate_limited"))
 def create_callback(site_key: str):
     site = _site(site_key)
     language = site.language

@@ -10,6 +10,7 @@ from app.models.callback import (
     RequestStatus,
     WidgetEventCount,
 )
+from app.models.fraud import NumberBlock
 from app.models.lease import TaskLease
 from app.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from app.models.notification import Notification, NotificationPreference
@@ -27,7 +28,7 @@ from app.models.telephony import (
 )
 
 __all__ = [
-    "TaskLease", "StatsHour", "StatsRollupMark", "StatsSourceHour", "StatsSpeedDay", "StatsSpeedHour",
+    "NumberBlock", "TaskLease", "StatsHour", "StatsRollupMark", "StatsSourceHour", "StatsSpeedDay", "StatsSpeedHour",
     "StatsSpendHour",
     "AccountPermission", "AuditLog",
     "BlacklistEntry", "Department", "ManagerLine", "SettingsDocument", "manager_line_site",

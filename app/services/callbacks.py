@@ -190,11 +190,17 @@ def _new_row(site: PublishedSite, settings: SiteSettings, new: NewRequest, numbe
 
 def _rejection(account_id: int, row: CallbackRequest, session_id: str | None,
                service: GlobalSettings) -> str | None:
-    """The reason code if the blacklist or an abuse limit refuses the request, else None (and it is counted)."""
+    """The reason code if the blacklist, a number block or an abuse limit refuses the request, else None (and
+    it is counted). Breaking the per-number limit blocks the number (escalating, see fraud.escalate)."""
     if blacklist.is_blocked_any(account_id, number=row.phone, ip=row.ip):
         return "blacklisted"
+    now = utcnow()
+    if fraud.active_block(row.phone, now) is not None:
+        return "number_blocked"
     try:
         limits.admit(limits.request_limits(row.phone, session_id, row.ip, service))
     except limits.LimitExceeded as exc:
+        if exc.code == "limit_number":
+            fraud.escalate(row.phone, exc.code, now, service.number_block_hours)
         return exc.code
     return None
