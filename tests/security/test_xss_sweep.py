@@ -256,3 +256,23 @@ def test_the_payloads_reach_the_pages_as_text(world, poisoned):
     assert "privacy_policy_url" in poisoned["refused"], \
         "the privacy-policy link took a javascript: URL"
 
+
+
+@pytest.mark.parametrize("kind, outcome", [("missed_call", "manager_no_answer"), ("missed_call", "failed"),
+                                           ("passive_request", None)])
+def test_e_mails_about_a_request_show_the_texts_escaped(world, poisoned, kind, outcome):
+    """The letters the dialer sends about a visitor's request (the site's name, the page), as it renders them."""
+    from app.extensions import db
+    from app.models import CallbackRequest, Site
+    from app.services import outbox
+
+    def render():
+        request = db.session.scalars(sa.select(CallbackRequest).filter_by(account_id=world.accounts["a"])).first()
+        site = db.session.get(Site, request.site_id)
+        context = {"callback": request, "site": site, "outcome": outcome, "at": request.created_at}
+        return outbox.queue_email(kind, "owner@alpha.example", context).body_html
+    body = world.run(render)
+    raw = sorted({body[max(0, m.start() - 40):m.end() + 40] for m in UNESCAPED.finditer(body)})
+    assert not raw, f"the {kind} e-mail carries a payload unescaped: {raw[:3]}"
+    shown = html.unescape(body)
+    assert poisoned["written"]["site.name"] in shown and poisoned["written"]["callback_request.page_url"] in shown
