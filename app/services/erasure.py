@@ -6,9 +6,10 @@ each occurrence is replaced by a pseudonym: `erased-` and 12 hex digits of an HM
 SECRET_KEY. Rows stay (requests, attempts and call records are what charges were computed from; money columns
 are numbers and are never touched), and one visitor's rows still count as one visitor in the statistics.
 
-Kept on purpose: `blacklist_entry` (an opt-out must keep working, and the number is needed to honour it) and
-`manager_line` (the account's own lines, not a visitor's number). Updates go through SQL, not the ORM, so the
-audit log does not copy the number it is being erased from. With Redis, the limiter's counters are searched too.
+Kept on purpose: `blacklist_entry` (an opt-out must keep working, and the number is needed to honour it),
+`number_block` (the fraud guard's block protects the number's owner from being called again) and `manager_line`
+(the account's own lines, not a visitor's number). Updates go through SQL, not the ORM, so the audit log does not
+copy the number it is being erased from. With Redis, the limiter's counters are searched too.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from phonenumbers import PhoneNumberFormat
 from app.extensions import db
 from app.services import limits, phones
 
-KEPT_TABLES = ("blacklist_entry", "manager_line")
+KEPT_TABLES = ("blacklist_entry", "number_block", "manager_line")
 
 
 @dataclasses.dataclass(frozen=True)

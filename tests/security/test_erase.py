@@ -7,6 +7,7 @@ from flask import current_app
 from helpers import make_site, top_up
 from request_rows import request_row
 
+from app.db import utcnow
 from app.extensions import db
 from app.models import (
     BlacklistEntry,
@@ -14,6 +15,7 @@ from app.models import (
     CallbackRequest,
     CallRecord,
     Notification,
+    NumberBlock,
     ProviderEvent,
     SmsMessage,
 )
@@ -91,6 +93,7 @@ def shops(app, client, fresh_limits):
         for shop, number in ((first, VICTIM), (first, OTHER), (second, OTHER)):
             add_call_trail(shop.account_id, shop.id, number)
         db.session.add(BlacklistEntry(account_id=first.account_id, kind="number", value=VICTIM, note="opt-out"))
+        db.session.add(NumberBlock(phone=VICTIM, reason="limit_number", created_at=utcnow(), until=None))
         for shop in (first, second):
             top_up(shop.account_id, 50_000)
         db.session.commit()
@@ -113,7 +116,8 @@ def test_erasing_a_number_removes_it_from_every_table_and_keeps_the_rest(app, sh
     assert result.exit_code == 0, result.output
     assert "callback_request: replaced in 2 row(s)" in result.output and "consent_record" in result.output
     with app.app_context():
-        assert set(text_values(VICTIM)) == {"blacklist_entry"}  # the opt-out is kept (docs/security.md)
+        # the opt-out and the fraud guard's block stay, or the victim could be called again (docs/security.md)
+        assert set(text_values(VICTIM)) == {"blacklist_entry", "number_block"}
         assert text_values(OTHER) == other_before
         assert [ledger.balance(shop.account_id) for shop in shops] == balances
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CallbackRequest)) == requests_before
