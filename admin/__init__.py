@@ -7,6 +7,7 @@ from admin import (
     access,
     accounts,
     adjustments,
+    blocks,
     invoices,
     journal,
     notifications,
@@ -29,6 +30,7 @@ def init_admin(app) -> Admin:
     access.register(admin)
     sites.register(admin)
     requests.register(admin)  # in the sites' category, after them
+    blocks.register(admin)
     journal.register(admin)
     tariffs.register(admin)
     settings_views.register(admin)

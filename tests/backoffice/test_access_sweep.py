@@ -389,6 +389,13 @@ def _outbox_row(n):
                         body_text="a letter")
 
 
+def _number_block_row(n):
+    from app.db import utcnow
+    from app.models import NumberBlock
+
+    return NumberBlock(phone=f"+7916777{n % 10_000:04d}", reason="limit_number", created_at=utcnow(), until=None)
+
+
 def _tariff_payload(w, n):
     import datetime as dt
 
@@ -404,7 +411,7 @@ ROW_FACTORIES = {
     "tariffs": _tariff_row, "tariff_versions": _tariff_row,
     "payments": lambda n: payment_row(_new_account(n).id), "payment_cards": lambda n: card_row(_new_account(n).id),
     "refunds": lambda n: refund_row(_new_account(n).id), "invoices": lambda n: invoice_row(_new_account(n).id),
-    "requests": _request_row, "outbox": _outbox_row,
+    "requests": _request_row, "outbox": _outbox_row, "number_blocks": lambda n: _number_block_row(n),
 }
 
 
@@ -454,6 +461,7 @@ CREATE_PAYLOADS = {
                                         "status": "completed", "outcome": "success"}),
     "outbox": ("recipient", lambda w, n: {"recipient": f"forged{n}@rows.example.com", "kind": "welcome",
                                           "body_text": "forged", "status": "sent"}),
+    "number_blocks": ("phone", lambda w, n: {"phone": f"+7916888{n % 10_000:04d}", "reason": "limit_number"}),
 }
 
 # endpoint -> (column, value) a person changes on the edit page; the stored row must then hold it
@@ -476,6 +484,7 @@ EDIT_CHANGES = {
     "invoices": ("status", "forged {n}"),
     "requests": ("status", "forged {n}"),
     "outbox": ("status", "forged {n}"),
+    "number_blocks": ("reason", "forged {n}"),
 }
 
 
@@ -643,12 +652,21 @@ def _seed(app) -> tuple[int, dict]:
         seed.update({endpoint: row.id for endpoint, row in money.items()})
         seed["requests"] = request_with_timeline(account.id, site.id, line_id=line.id)
         db.session.commit()
+        seed["number_blocks"] = _seeded(_number_block_row(0))
         seed["outbox"] = db.session.scalar(sa.select(Notification.id).where(Notification.account_id == account.id)
                                            .order_by(Notification.id).limit(1))  # its welcome letter
         assert all(seed.values()), seed
         account_id = account.id
         db.session.remove()
     return account_id, {endpoint: str(row_id) for endpoint, row_id in seed.items()}
+
+
+def _seeded(row) -> int:
+    from app.extensions import db
+
+    db.session.add(row)
+    db.session.commit()
+    return row.id
 
 
 def _receive_mail(app) -> str:
@@ -967,6 +985,8 @@ def check_allowed(endpoint, op, request, response, url, before, after, flashes, 
         assert after["row"][column] == value, f"{what}: the change was not stored ({flashes}): {after['row']}"
     elif name in ("delete", "action:delete"):
         assert after["row"] is None and after["count"] == before["count"] - 1, f"{what}: not deleted ({flashes})"
+    elif name == "action:lift":  # a number block lifted: the row stays, marked lifted
+        assert after["row"]["lifted_at"] is not None and after["count"] == before["count"], f"{what}: not lifted"
     else:
         raise AssertionError(f"{what}: teach check_allowed what {name} does")
     assert after["audit"] > before["audit"], f"{what}: the change left no audit row"
