@@ -52,6 +52,8 @@ class CallbackIn(BaseModel):
     department_id: int | None = Field(None, description="An office offered in the configuration (W8).")
     scheduled_for: AwareDatetime | None = Field(None, description="One of `schedule.slots` (W12).")
     visitor: Visitor = Field(default_factory=Visitor)
+    website: str = Field("", max_length=200, description="A hidden field people never see: left empty.")
+    form_ms: int | None = Field(None, ge=0, description="Milliseconds from the form shown to its submission.")
 
 
 class CallbackCreated(BaseModel):

@@ -17,7 +17,7 @@ from app.cache import cached
 from app.db import on_commit
 from app.extensions import csrf, db, limiter
 from app.models import CallbackRequest, RequestStatus
-from app.services import DomainError, callbacks, widget_events
+from app.services import DomainError, callbacks, fraud, widget_events
 from app.services.settings import get_settings
 from app.services.widget_config import PublishedSite, published, published_site
 
@@ -88,7 +88,7 @@ def preflight(site_key: str):
                             "consent_required", "consent_outdated", "invalid_department", "invalid_slot",
                             "site_not_found", "site_inactive", "origin_not_allowed", "blacklisted",
                             "number_blocked", "limit_number", "limit_session", "limit_ip", "limit_prefix",
-                            "rate_limited"))
+                            "request_refused", "rate_limited"))
 def create_callback(site_key: str):
     site = _site(site_key)
     language = site.language
@@ -103,6 +103,8 @@ def create_callback(site_key: str):
     if row.status in (RequestStatus.RECEIVED, RequestStatus.PASSIVE) and current_app.config["DIALER_DIAL_ON_CREATE"]:
         on_commit(db.session, lambda request_id=row.id: _dial(request_id))
     db.session.commit()
+    if row.reject_reason in fraud.BOT_REASONS:  # one answer for every bot signal: nothing to learn from it
+        raise ApiError("request_refused", 403, language)
     if row.reject_reason:
         raise ApiError(row.reject_reason, 429 if row.reject_reason.startswith("limit_") else 403, language)
     created = CallbackCreated(id=row.id, status_token=accepted.status_token, mode=row.mode,
@@ -124,6 +126,7 @@ def _new_request(body: CallbackIn) -> callbacks.NewRequest:
         phone=body.phone, country=body.country, is_consent_given=body.consent,
         consent_version=body.consent_version, department_id=body.department_id,
         scheduled_for=body.scheduled_for, ip=request.remote_addr or "", user_agent=request.user_agent.string,
+        honeypot=body.website, form_ms=body.form_ms,
         visitor=callbacks.Visitor(session_id=visitor.session_id, page_url=visitor.page_url or "",
                                   source=visitor.source or "", keyword=(visitor.keyword or "").casefold(),
                                   context=context))

@@ -47,6 +47,8 @@ class NewRequest:
     ip: str
     user_agent: str
     visitor: Visitor
+    honeypot: str = ""  # the widget's hidden field: only a bot fills it
+    form_ms: int | None = None  # the form shown → submitted, as the widget measured it
 
 
 @dataclass
@@ -75,7 +77,8 @@ def create(site: PublishedSite, new: NewRequest, service: GlobalSettings,
     row = _new_row(site, settings, new, number, mode, scheduled_for)
     token = secrets.token_urlsafe(24)
     row.status_token_hash = _hash(token)
-    reason = _rejection(site.account_id, row, new.visitor.session_id, service)
+    reason = fraud.bot_refusal(new.honeypot, new.form_ms, service.min_submit_ms) or \
+        _rejection(site.account_id, row, new.visitor.session_id, service)
     if reason:
         row.status, row.reject_reason, row.mode = RequestStatus.REJECTED, reason, ""
         current_app.logger.warning("callback request rejected: %s site=%s ip=%s", reason, site.site_id, new.ip)

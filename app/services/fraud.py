@@ -33,6 +33,22 @@ def number_refusal(number: phonenumbers.PhoneNumber) -> str | None:
     return None
 
 
+# -- a form filled by a bot ------------------------------------------------------------------------------------
+
+BOT_REASONS = frozenset({"honeypot", "too_fast"})
+
+
+def bot_refusal(honeypot: str, form_ms: int | None, min_submit_ms: int) -> str | None:
+    """"honeypot" when the hidden field was filled, "too_fast" when the form was sent sooner after it was shown
+    than a person can (`min_submit_ms`; 0 turns it off), else None. A client that does not say how long the
+    form was shown (a direct API call) is left to the limits."""
+    if honeypot:
+        return "honeypot"
+    if form_ms is not None and form_ms < min_submit_ms:
+        return "too_fast"
+    return None
+
+
 # -- escalating blocks of numbers that keep being entered ------------------------------------------------------
 
 def active_block(phone: str, now: dt.datetime) -> NumberBlock | None:

@@ -110,6 +110,9 @@ class GlobalSettings(BaseModel):
         300, ge=0, le=86_400, title=_l("One accepted request per visitor session in, seconds"))
     limit_ip_numbers_per_hour: int = Field(
         3, ge=0, le=1000, title=_l("Distinct numbers from one IP address in an hour"))
+    min_submit_ms: int = Field(
+        2000, ge=0, le=60_000, title=_l("A person needs at least this long to fill the widget's form, "
+                                         "milliseconds (sooner: a bot; 0: not checked)"))
     number_block_hours: int = Field(
         24, ge=0, le=24 * 365, title=_l("A number that breaks its limit is blocked for, hours (blocked for good "
                                          "the next time; 0: never blocked)"))

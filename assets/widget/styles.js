@@ -32,7 +32,7 @@ color:var(--i);font-weight:700;cursor:pointer}
 .go:disabled{opacity:.6;cursor:default}
 .sm{font-size:12px;opacity:.8;margin:10px 0 0}
 a{color:inherit}
-.er{margin:10px 0 0;padding-left:8px;border-left:3px solid #d00;font-size:13px}
+.hp{position:absolute;left:-1e4px;width:1px;height:1px}.er{margin:10px 0 0;padding-left:8px;border-left:3px solid #d00;font-size:13px}
 .er:empty{display:none}
 .big{font-size:22px;font-weight:700}
 :focus-visible{outline:2px solid var(--a);outline-offset:2px}

@@ -95,6 +95,8 @@ export function render(host, o) {
   const cs = c.consent || {}
   const op = c.operator || {}
   const [opBefore, opAfter] = fill(S.operator, 'name', '\0').split('\0')
+  // A field people never see (off-screen, out of the tab order): a bot filling every input fills it.
+  const hp = h('input', { name: 'website', class: 'hp', tabindex: -1, autocomplete: 'off', 'aria-hidden': 'true' })
   const err = h('p', { class: 'er', role: 'alert' })
   const btn = h('button', { class: 'go' }, T.button)
   const form = h('form', { novalidate: true },
@@ -104,7 +106,7 @@ export function render(host, o) {
     h('label', { class: 'ck' }, consent, h('span', {}, S.consent)),
     h('div', { class: 'ct', role: 'region', tabindex: 0, 'aria-label': S.consent }, cs.text),
     httpUrl(cs.policy_url) && h('p', { class: 'sm' }, h('a', { href: cs.policy_url, target: '_blank', rel: 'noopener' }, S.policy)),
-    err, btn,
+    hp, err, btn,
     h('p', { class: 'sm' }, opBefore, h('a', { href: httpUrl(op.url), target: '_blank', rel: 'noopener' }, op.name), opAfter))
   const big = h('p', { class: 'big' })
   const small = h('p', {})
@@ -132,7 +134,8 @@ export function render(host, o) {
     err.textContent = ''
     try {
       await o.submit({ phone: '+' + country.dial + d, country: country.code,
-        department_id: office && office.value ? +office.value : null, scheduled_for: slot ? slot.value : null })
+        department_id: office && office.value ? +office.value : null, scheduled_for: slot ? slot.value : null,
+        website: hp.value })
     } catch (x) {
       fail(E[x.code] || x.message)
     }
