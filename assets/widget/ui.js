@@ -97,6 +97,7 @@ export function render(host, o) {
   const [opBefore, opAfter] = fill(S.operator, 'name', '\0').split('\0')
   // A field people never see (off-screen, out of the tab order): a bot filling every input fills it.
   const hp = h('input', { name: 'website', class: 'hp', tabindex: -1, autocomplete: 'off', 'aria-hidden': 'true' })
+  const shownAt = Date.now()
   const err = h('p', { class: 'er', role: 'alert' })
   const btn = h('button', { class: 'go' }, T.button)
   const form = h('form', { novalidate: true },
@@ -135,7 +136,7 @@ export function render(host, o) {
     try {
       await o.submit({ phone: '+' + country.dial + d, country: country.code,
         department_id: office && office.value ? +office.value : null, scheduled_for: slot ? slot.value : null,
-        website: hp.value })
+        website: hp.value, form_ms: Date.now() - shownAt })
     } catch (x) {
       fail(E[x.code] || x.message)
     }

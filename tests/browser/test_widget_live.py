@@ -71,6 +71,7 @@ def shop(app, host):
             "schedule": {day: {"is_open": True, "opens_at": "00:00", "closes_at": "00:00"}
                          for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
             "scenarios": {"exit_intent": {"armed_after_s": 1, "touch_armed_after_s": 1}}})
+        settings.set_setting("min_submit_ms", 0)  # a robot types faster than a person; the guard's own test below
         db.session.commit()
         host.site_key = site.public_key
         return {"site_id": site.id, "account_id": site.account_id}
@@ -268,6 +269,26 @@ def test_blacklist_and_limits_are_explained_to_the_visitor(app, shop, host, visi
     assert "несколько раз" in alert(second).inner_text()
     assert [(row.status, row.reject_reason) for row in stored(app)] == [
         ("rejected", "blacklisted"), ("received", None), ("rejected", "limit_number")]
+
+
+def test_a_form_sent_faster_than_a_person_types_is_refused_and_a_person_gets_through(app, shop, host, visitor):
+    """X1: the widget says how long its form was on screen (`form_ms`); under `min_submit_ms` it is a robot."""
+    with app.app_context():
+        settings.set_setting("min_submit_ms", 1500)
+        db.session.commit()
+    robot = visitor(host.url("/"))
+    robot.evaluate("CallBack.open()")
+    send(robot, "9161112233")  # typed at once
+    alert(robot).wait_for()
+    assert alert(robot).inner_text() == "Не удалось отправить заявку. Попробуйте ещё раз."
+
+    person = visitor(host.url("/"))
+    person.evaluate("CallBack.open()")
+    person.wait_for_timeout(1700)  # reads the form first
+    send(person, "9161112244")
+    person.locator("callback-widget .big").wait_for()
+    assert [(row.phone, row.status, row.reject_reason) for row in stored(app)] == [
+        ("+79161112233", "rejected", "too_fast"), ("+79161112244", "received", None)]
 
 
 def test_host_css_does_not_leak_in_and_texts_stay_text(app, shop, host, visitor):
