@@ -30,6 +30,12 @@ class Account(db.Model):
     locale: Mapped[str] = mapped_column(sa.String(8), default="ru")
     trial_ends_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # X1 spend cap (app.services.spend_guard): the account's own hourly cap (None: the global default), when
+    # dialing was paused for reaching it (None: not paused), and when it was last resumed (the spend window
+    # starts there, so a resume is not paused again by the same hour's spend).
+    spend_cap_per_hour_kop: Mapped[int | None]
+    dialing_paused_at: Mapped[dt.datetime | None]
+    dialing_resumed_at: Mapped[dt.datetime | None]
 
     users: Mapped[list[User]] = relationship(back_populates="account")
     sites: Mapped[list[Site]] = relationship(back_populates="account", order_by="Site.id")

@@ -54,7 +54,8 @@ def dashboard():
     account = _client_account()
     features = permissions.features_of(current_user)
     return render_template("portal/dashboard.html", account=account, balance_kop=ledger.balance(account.id),
-                           sites=account.sites, features=features, can_edit_settings=bool(features & SETTINGS_KEYS))
+                           sites=account.sites, features=features, can_edit_settings=bool(features & SETTINGS_KEYS),
+                           pause=_dialing.pause_of(account))
 
 
 def _settings_of(site_id: int):
@@ -97,6 +98,7 @@ def site_settings_preview(site_id: int):
 from app.portal import billing as _billing  # noqa: E402,F401  (registers the billing pages on bp)
 from app.portal import blacklist as _blacklist  # noqa: E402,F401  (the account's blacklist, D13)
 from app.portal import calls as _calls  # noqa: E402,F401  (the call log, C3)
+from app.portal import dialing as _dialing  # noqa: E402  (the spend cap's pause and resume, X1)
 from app.portal import install as _install  # noqa: E402,F401  (the install snippet and its check)
 from app.portal import invoices as _invoices  # noqa: E402,F401
 from app.portal import lines as _lines  # noqa: E402,F401  (manager lines, D1)

@@ -7,8 +7,9 @@ debited). Every charge posts once per ledger key (`call:<request_id>:<attempt>`,
 key posts nothing and returns the first posting. Everything is computed before anything is written, so a
 charge that raises (no tariff, an unknown destination) leaves the database as it was.
 
-The gate (`may_dial`): a call is dialed only if the rent is active and the balance covers the minimum; its
-`duration` sent to MTT is capped at what the balance covers. Charges post after the call and may take the
+The gate (`may_dial`): a call is dialed only if the rent is active, the account's dialing is not paused by
+its hourly spend cap (`spend_guard`) and the balance covers the minimum; its `duration` sent to MTT is capped
+at what the balance covers. Charges post after the call and may take the
 balance below zero; see `may_dial` for the bound.
 
 Services flush, never commit: the caller commits.
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.services import DomainError, account_state, ledger, notify_events, tariffs
+from app.services import DomainError, account_state, ledger, notify_events, spend_guard, tariffs
 from app.services.settings import get_settings
 from app.services.tariffs import Leg, whole_kopecks
 
@@ -45,6 +46,8 @@ def _post_split(key: str, kind: str, account_id: int, retail_kop: int, cost_kop:
         (ledger.system_account(ledger.MARKUP), retail_kop - cost_kop),
     ], memo=memo)
     notify_events.charged(account_id, posted)  # spending at "instant" frequency
+    if posted.created and retail_kop > 0:
+        spend_guard.after_charge(account_id)  # X1: this charge may bring the hour's spend to the cap
     return posted
 
 
@@ -77,7 +80,7 @@ def charge_sms(account_id: int, sms_id: int | str, at: dt.datetime | None = None
 @dataclass(frozen=True)
 class Gate:
     allowed: bool
-    reason: str | None  # None when allowed, else "rent_inactive" or "low_balance"
+    reason: str | None  # None when allowed, else "rent_inactive", "spend_cap" or "low_balance"
     max_duration_s: int  # the `duration` to send to MTT; 0 when refused
     balance_kop: int = 0  # the balance the decision saw
     minimum_kop: int = 0  # the balance a call needs
@@ -104,6 +107,8 @@ def may_dial(account_id: int, numbers: Mapping[str, str] | None = None, at: dt.d
     """Whether a call may be dialed for the account now, and for how long at most.
 
     - Refused `rent_inactive` unless the account's rent (or trial) runs (`account_state`).
+    - Refused `spend_cap` while the account's dialing is paused by its hourly spend cap; a spend that reached
+      the cap pauses it here if no charge did yet (`spend_guard.is_paused`).
     - Refused `low_balance` unless the balance covers the minimum: `dial_minimum_minutes` (default 2) minutes
       of the dearest leg, i.e. the higher of the two legs' retail rates, rounded up; and also at least one
       whole minute of both legs (with rates rounded up per leg this can exceed the minimum by a kopeck or two).
@@ -122,6 +127,8 @@ def may_dial(account_id: int, numbers: Mapping[str, str] | None = None, at: dt.d
     balance_kop = status.balance_kop
     if not status.is_rent_active:
         return Gate(False, "rent_inactive", 0, balance_kop)
+    if spend_guard.is_paused(account_id, at):
+        return Gate(False, "spend_cap", 0, balance_kop)
     rates = _leg_rates(tariffs.current_tariff(at), numbers)
     minimum_kop = whole_kopecks(settings.dial_minimum_minutes * max(rates.values()))
     per_minute = sum(rates.values())

@@ -450,16 +450,17 @@ def abandon(attempt_id: int) -> bool:
 owner_email = notifications.owner_email
 
 
-def forward_passive(request: CallbackRequest) -> bool:
+def forward_passive(request: CallbackRequest, reason: str | None = None) -> bool:
     """D14/B4/B5: the request goes to the owner by e-mail instead of a call; once per request, if the account
-    has not switched these letters off (N1)."""
+    has not switched these letters off (N1). `reason`: the dialing gate's refusal, when it made the request
+    passive (the letter then says why: e.g. `spend_cap`, X1)."""
     recipient = owner_email(request.account_id)
     if recipient is None:
         log.warning("passive request %s: account %s has no owner to e-mail", request.id, request.account_id)
         return False
     site = db.session.get(Site, request.site_id)
     return notifications.notify(request.account_id, "passive_request",
-                                {"callback": request, "site": site, "at": request.created_at},
+                                {"callback": request, "site": site, "at": request.created_at, "reason": reason},
                                 dedup_key=f"passive:{request.id}", recipient=recipient) is not None
 
 

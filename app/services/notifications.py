@@ -79,6 +79,11 @@ CATALOGUE: dict[str, Kind] = _kinds(
     Kind("call_followup", "sms", _l("SMS to the visitor after the call"), is_client_visible=False),
     Kind("invoice_issued", "email", _l("Invoice issued")),
     Kind("invoice_paid", "email", _l("Invoice paid")),
+    # X1: the hourly spend cap paused the account's dialing; on and locked unless the administrator opens it.
+    Kind("dialing_paused", "email", _l("Dialing paused: hourly spend cap reached"), locked_by_default=True),
+    # X1: the same pause told to the service (`service_alert_email`); not an account preference.
+    Kind("dialing_paused_service", "email", _l("Service alert: an account's dialing paused"),
+         is_client_visible=False),
 )
 
 

@@ -119,6 +119,15 @@ class GlobalSettings(BaseModel):
     limit_prefix_numbers_per_hour: int = Field(
         5, ge=0, le=10_000, title=_l("Distinct numbers of one prefix (all but the last 4 digits) in an hour, "
                                      "across all accounts"))
+    # Spend cap (X1; app.services.spend_guard): an account's call and SMS charges in the last hour (since its
+    # last resume, if later) that pause its dialing until the owner or staff resume it; 0 turns the cap off.
+    spend_cap_per_hour_kop: int = Field(
+        100_000, ge=0, le=100_000_000,
+        title=_l("Spend cap per account per hour, kopecks: reaching it pauses the account's dialing (0: no cap)"),
+        description=_l("An account's own cap, set in its back-office record, takes its place."))
+    service_alert_email: str = Field(
+        "", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+$",
+        title=_l("E-mail for the service's alerts (empty: every active administrator)"))
     # The telecom operator the widget names (W10).
     operator_name: str = Field("МТТ", min_length=1, max_length=60, title=_l("Telecom operator's name"))
     operator_url: str = Field("https://www.mtt.ru", pattern=r"^https://\S+$", max_length=200,

@@ -36,7 +36,7 @@ def plan_and_dial(request_id: int) -> str:
     if not gate.allowed:
         log.info("request %s is passive: %s", request_id, gate.reason)
         if dialer.advance_request(request.id, S.PASSIVE, mode="passive"):
-            dialer.forward_passive(request)
+            dialer.forward_passive(request, gate.reason)
         db.session.commit()
         return "passive"
     dialer.advance_request(request.id, S.QUEUED)
