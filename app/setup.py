@@ -1,14 +1,18 @@
 """The `register_*` helpers `create_app` calls; each wires one concern into the app."""
 from __future__ import annotations
 
+import sqlalchemy.exc as sa_exc
 from flask import Flask, has_request_context, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import force_locale
 from flask_login import current_user
 from flask_principal import AnonymousIdentity, Identity, RoleNeed, UserNeed, identity_loaded
 
 from app import templating
 from app.extensions import assets, babel, csrf, db, limiter, login_manager, mail, migrate, principal
 from app.permissions import add_feature_needs
+
+RETRY_AFTER_S = 5  # a database restart takes seconds
 
 
 def register_extensions(app: Flask) -> None:
@@ -157,6 +161,27 @@ def register_error_handlers(app: Flask) -> None:
 
     for code in (400, 403, 404, 405, 429, 500):
         app.register_error_handler(code, page(code))
+    app.register_error_handler(sa_exc.OperationalError, database_unavailable)
+
+
+def database_unavailable(error):
+    """The database is unreachable (restarting, a lost connection): 503 and "try again", never a 500. The answer
+    itself must not need the database: no signed-in user is loaded, the language comes from the session."""
+    from flask import current_app
+
+    from app.api.http import ApiError, error_response
+
+    current_app.logger.warning("the database is unavailable: %s", error.orig or error)
+    if request.path.startswith("/api/"):
+        response = error_response(ApiError("service_unavailable", 503))
+    else:
+        lang = session.get("lang")
+        lang = lang if lang in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+        with force_locale(lang):  # rendered without the context processors: they would load the user
+            page = current_app.jinja_env.get_template("unavailable.html").render(lang=lang)
+        response = current_app.make_response((page, 503))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def register_cli(app: Flask) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Response, jsonify, request
 from flask_babel import force_locale
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.services.widget_config import error_message, published_site
 
@@ -36,7 +37,10 @@ def _with_site_cors(response: Response) -> Response:
     """Let the widget read an error (a limit, a blacklist, a throttle) when its origin is the site's own."""
     origin = request.headers.get("Origin")
     site_key = (request.view_args or {}).get("site_key")
-    site = published_site(site_key) if origin and site_key else None
+    try:
+        site = published_site(site_key) if origin and site_key else None
+    except SQLAlchemyError:  # the database is down: the error is still answered, without the site's CORS
+        site = None
     return with_cors(response, origin) if site and origin_allowed(site.domains, origin) else response
 
 

@@ -231,6 +231,7 @@ def error_message(code: str) -> str:
         "rate_limited": _("Too many requests. Please try later."),
         "network": _("No connection to the server. Please try again."),
         "not_found": _("Not found."),
+        "service_unavailable": _("The service is briefly unavailable. Please try again in a minute."),
     }
     return messages.get(code, _("Something went wrong. Please try again."))
 
