@@ -987,6 +987,9 @@ def check_allowed(endpoint, op, request, response, url, before, after, flashes, 
         assert after["row"] is None and after["count"] == before["count"] - 1, f"{what}: not deleted ({flashes})"
     elif name == "action:lift":  # a number block lifted: the row stays, marked lifted
         assert after["row"]["lifted_at"] is not None and after["count"] == before["count"], f"{what}: not lifted"
+    elif name == "action:resume_dialing":  # an account's calls resumed: no pause, a new spend-cap window
+        assert after["row"]["dialing_paused_at"] is None and after["row"]["dialing_resumed_at"] is not None, \
+            f"{what}: not resumed ({flashes})"
     else:
         raise AssertionError(f"{what}: teach check_allowed what {name} does")
     assert after["audit"] > before["audit"], f"{what}: the change left no audit row"

@@ -59,7 +59,8 @@ def test_the_charge_that_reaches_the_cap_pauses_dialing_once_and_alerts_owner_an
     _sms(a, 3)  # 900 < 1000
     assert charges.may_dial(a).allowed and not _paused(a)
 
-    _sms(a)  # 1200: reaches the cap
+    _sms(a)  # 1200: reaches the cap; the charge itself pauses, before any gate asks
+    assert _paused(a) and _alerts() == [(a, owner_a)]
     gate = charges.may_dial(a)
     assert (gate.allowed, gate.reason, gate.max_duration_s) == (False, "spend_cap", 0)
     _sms(a, 2)  # SMS already on their way still post; nothing alerts again
@@ -100,6 +101,28 @@ def test_a_spend_that_no_charge_checked_is_caught_by_the_gate(app_ctx, accounts)
     assert charges.may_dial(a).reason == "spend_cap"
     db.session.commit()
     assert _paused(a) and len(_alerts()) == 1 and len(_alerts("dialing_paused_service")) == 1
+
+
+def test_a_check_that_read_the_account_before_the_pause_neither_pauses_again_nor_alerts(app_ctx, accounts):
+    """What a concurrent check does when it read the account before another one's pause committed: the guarded
+    update moves nothing, so the pause keeps its time and nothing is alerted twice."""
+    a = accounts["a"][0]
+    _sms(a, 4)
+    paused_at = db.session.get(Account, a).dialing_paused_at
+
+    spend_guard._pause(db.session.get(Account, a), utcnow(), 4 * SMS_KOP, CAP)  # it found the spend at the cap
+    db.session.commit()
+
+    assert db.session.get(Account, a).dialing_paused_at == paused_at
+    assert len(_alerts()) == 1 and len(_alerts("dialing_paused_service")) == 1
+
+
+def test_without_a_service_address_every_active_administrator_is_alerted(app, app_ctx, accounts, make_staff_user):
+    set_global_setting(app, "service_alert_email", "")
+    make_staff_user("admin", "root@callback.example.com")
+    make_staff_user("manager", "desk@callback.example.com")
+    _sms(accounts["a"][0], 4)
+    assert _alerts("dialing_paused_service") == [(accounts["a"][0], "root@callback.example.com")]
 
 
 def test_only_the_last_hour_counts_and_another_account_is_never_paused(app_ctx, accounts):
