@@ -135,6 +135,7 @@ def test_only_the_last_hour_counts_and_another_account_is_never_paused(app_ctx, 
     assert charges.may_dial(a).allowed and not _paused(a)
 
     _sms(b, 20)  # B: 6000, under the global default (1000 RUB); A's cap is A's alone
+    assert charges.may_dial(a).allowed and not _paused(a)  # B's spend is not A's
     _sms(a)
     assert charges.may_dial(a).reason == "spend_cap"
     assert charges.may_dial(b).allowed and not _paused(b)
