@@ -152,9 +152,10 @@ class Stack:
     """gunicorn + the worker + the sandbox on one backend, with the demo site funded; the queue reachable here."""
 
     def __init__(self, tmp: str, backend: str, *, workers: int = 8, time_scale: float = 0.1,
-                 rules: dict | None = None, extra_env: dict | None = None):
+                 rules: dict | None = None, extra_env: dict | None = None, web_workers: int | None = None):
         self.tmp, self.backend, self.workers = tmp, backend, workers
         self.time_scale, self.rules, self.extra_env = time_scale, rules, extra_env or {}
+        self.web_workers = web_workers  # gunicorn's; None: the Procfile's
         self.task_log = Path(tmp) / "tasks.log"
         self.worker_log = Path(tmp) / "worker.log"
 
@@ -169,9 +170,9 @@ class Stack:
             self.pg.create_database("bench")
             extra = {"DATABASE_URL": self.pg.url("bench"), "REDIS_URL": self.redis.url}
         self.port, sandbox_port = free_port(), free_port()
-        self.env = app_env(self.tmp, self.port, PROXY_COUNT="1", API_CALLBACK_RATE_LIMIT="1000000 per minute",
-                           MTT_SANDBOX_PORT=str(sandbox_port), BENCH_TASK_LOG=str(self.task_log),
-                           PYTHONUNBUFFERED="1", **extra, **self.extra_env)
+        self.env = app_env(self.tmp, self.port, **{
+            "PROXY_COUNT": "1", "API_CALLBACK_RATE_LIMIT": "1000000 per minute", "MTT_SANDBOX_PORT": str(sandbox_port),
+            "BENCH_TASK_LOG": str(self.task_log), "PYTHONUNBUFFERED": "1", **extra, **self.extra_env})
         for key in ("MTT_API_URL", "MTT_LOGIN", "MTT_PASSWORD", "MTT_CUSTOMER_NAME", "MTT_SMS_URL", "MTT_SMS_TOKEN",
                     "HUEY_IMMEDIATE", "DIALER_DIAL_ON_CREATE"):
             self.env.pop(key, None)  # the embedded default: the sandbox on MTT_SANDBOX_PORT, demo credentials
@@ -179,7 +180,8 @@ class Stack:
         self.setup = json.loads(app_python(self.env, SETUP.format(key=self.site_key)).strip().splitlines()[-1])
         self.sandbox = TimedSandbox(port=sandbox_port, time_scale=self.time_scale, rules=self.rules)
         stack.enter_context(self.sandbox)
-        self.master = stack.enter_context(gunicorn(self.env, self.port, f"{self.tmp}/gunicorn.log"))
+        self.master = stack.enter_context(gunicorn(self.env, self.port, f"{self.tmp}/gunicorn.log",
+                                                   self.web_workers))
         self.worker = stack.enter_context(self._worker())
         self.huey = self._queue()
         self.origin = f"http://{HOST}:{self.port}"
