@@ -10,6 +10,7 @@ the blocks in force in the back office and may lift one.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import phonenumbers
 import sqlalchemy as sa
@@ -61,7 +62,10 @@ def active_block(phone: str, now: dt.datetime) -> NumberBlock | None:
 def escalate(phone: str, reason: str, now: dt.datetime, block_hours: int) -> NumberBlock | None:
     """Block `phone` after it broke a per-number limit: `block_hours` the first time, for good once a block
     of it has ended (expired or lifted). None when blocks are off (0 hours) or one is in force already."""
-    if block_hours <= 0 or active_block(phone, now) is not None:
+    if block_hours <= 0:
+        return None
+    _serialise_blocks_of(phone)
+    if active_block(phone, now) is not None:
         return None
     was_blocked = db.session.scalar(sa.select(sa.func.count()).select_from(NumberBlock)
                                     .where(NumberBlock.phone == phone)) > 0
@@ -72,6 +76,16 @@ def escalate(phone: str, reason: str, now: dt.datetime, block_hours: int) -> Num
     current_app.logger.warning("number blocked %s: %s block=%s", "for good" if until is None else f"until {until}",
                                reason, block.id)
     return block
+
+
+def _serialise_blocks_of(phone: str) -> None:
+    """Concurrent breaches of one number block it once: on PostgreSQL a transaction-scoped advisory lock on the
+    number, so the second looks for a block after the first committed its own (SQLite's `BEGIN IMMEDIATE`
+    already runs one writing transaction at a time)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        lock_id = int.from_bytes(hashlib.blake2b(f"number-block:{phone}".encode(), digest_size=8).digest(), "big",
+                                 signed=True)
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
 
 
 def lift(block: NumberBlock, user_id: int | None, now: dt.datetime) -> None:
