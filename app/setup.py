@@ -1,6 +1,7 @@
 """The `register_*` helpers `create_app` calls; each wires one concern into the app."""
 from __future__ import annotations
 
+import redis.exceptions as redis_exc
 import sqlalchemy.exc as sa_exc
 from flask import Flask, has_request_context, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -161,17 +162,19 @@ def register_error_handlers(app: Flask) -> None:
 
     for code in (400, 403, 404, 405, 429, 500):
         app.register_error_handler(code, page(code))
-    app.register_error_handler(sa_exc.OperationalError, database_unavailable)
+    for unreachable in (sa_exc.OperationalError, redis_exc.ConnectionError, redis_exc.TimeoutError):
+        app.register_error_handler(unreachable, server_unavailable)
 
 
-def database_unavailable(error):
-    """The database is unreachable (restarting, a lost connection): 503 and "try again", never a 500. The answer
-    itself must not need the database: no signed-in user is loaded, the language comes from the session."""
+def server_unavailable(error):
+    """The database or Redis (the abuse limits, the queue) is unreachable, e.g. restarting: 503 and "try again",
+    never a 500. The answer itself must not need the database: no signed-in user is loaded, the language comes
+    from the session."""
     from flask import current_app
 
     from app.api.http import ApiError, error_response
 
-    current_app.logger.warning("the database is unavailable: %s", error.orig or error)
+    current_app.logger.warning("a server is unavailable: %s", getattr(error, "orig", None) or error)
     if request.path.startswith("/api/"):
         response = error_response(ApiError("service_unavailable", 503))
     else:

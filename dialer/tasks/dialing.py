@@ -1,5 +1,8 @@
 """Dialing a callback request: the gate, the plan, the attempt and the provider's start, once per request."""
 import logging
+import time
+
+import sqlalchemy.exc as sa_exc
 
 from app.extensions import db
 from app.models import CallAttempt, CallbackRequest, RequestStatus
@@ -12,6 +15,7 @@ log = logging.getLogger(__name__)
 
 S = RequestStatus
 DIALABLE = (S.RECEIVED, S.QUEUED)
+START_STORE_PAUSES_S = (0.5, 1, 2, 4, 8, 15, 30)  # about a minute: a database restart, a failover
 
 
 @task("dialer.plan_and_dial")
@@ -93,6 +97,25 @@ def _dial(request: CallbackRequest, number: int, gate: charges.Gate) -> str:
     finally:
         adapter.session.close()
 
+    return _keep_start(request, attempt, plan, result)
+
+
+def _keep_start(request: CallbackRequest, attempt: CallAttempt, plan, result: StartResult) -> str:
+    """Store the provider's answer, again and again while the database is unreachable (restarting): only this
+    worker knows the call id now, and an attempt without one is neither redialed nor settled nor charged."""
+    request_id = request.id
+    for pause in START_STORE_PAUSES_S:
+        try:
+            return _store_start(request, attempt, plan, result)
+        except sa_exc.OperationalError:
+            db.session.rollback()
+            log.warning("request %s: the database is unreachable; MTT's answer is stored again in %s s",
+                        request_id, pause)
+            time.sleep(pause)
+    return _store_start(request, attempt, plan, result)  # the last try: an error now fails the task
+
+
+def _store_start(request: CallbackRequest, attempt: CallAttempt, plan, result: StartResult) -> str:
     telephony.record_start(attempt.id, plan, result)
     if result.status == "rejected":
         log.warning("request %s: MTT refused the call: %s %s", request.id, result.code, result.detail)
