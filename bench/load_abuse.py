@@ -10,7 +10,7 @@ counters and Flask-Limiter's in Redis, as production runs), `demo seed`, gunicor
 line (--workers, default 2: one worker cannot carry 100 submissions/s, see "Callback submission latency" in
 bench/RESULTS.md) with PROXY_COUNT=1 (behind one proxy: X-Forwarded-For is the visitor's address), one
 `python -m dialer.main -w 8` Huey consumer, and the MTT sandbox in this process (every call answered; time
-scale 0.1: a call lasts about 3 s). --tenants accounts (the demo one and new ones, signed up with their trial
+scale 0.1: a call lasts about 2.5 s). --tenants accounts (the demo one and new ones, signed up with their trial
 running), each with a 24/7 site and three manager lines, topped up. The abuse limits are the settings'
 defaults (`demo seed` raises the per-address one for the demo; it is put back), the per-address request
 throttle API_CALLBACK_RATE_LIMIT its production default (20 per minute).
