@@ -5,6 +5,8 @@
 - `expired`: neither; statistics and settings are blocked, the widget is passive (B4);
 - `negative`: the rent runs but the balance is below zero; the widget is passive, the cabinet open (B5).
 Expiry wins over a negative balance: an expired account is `expired` whatever its balance.
+Whatever the state, an account whose dialing the spend cap paused (`spend_guard`) has a passive widget too, so
+visitors are not promised a call in 28 seconds that the dialer will not make.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class AccountStatus:
     balance_kop: int
     trial_ends_at: dt.datetime | None
     paid_until: dt.datetime | None  # the end of the paid period running now, if any
+    is_dialing_paused: bool = False  # by the spend cap, until resumed
 
     @property
     def is_rent_active(self) -> bool:
@@ -40,8 +43,8 @@ class AccountStatus:
 
     @property
     def is_widget_passive(self) -> bool:
-        """The widget forwards requests instead of calling (B4, B5)."""
-        return self.state in (State.EXPIRED, State.NEGATIVE)
+        """The widget forwards requests instead of calling (B4, B5, the spend cap)."""
+        return self.state in (State.EXPIRED, State.NEGATIVE) or self.is_dialing_paused
 
     @property
     def runs_until(self) -> dt.datetime | None:
@@ -52,7 +55,9 @@ class AccountStatus:
 
 def status_of(account_id: int, now: dt.datetime | None = None) -> AccountStatus:
     now = now or utcnow()
-    trial_ends_at = db.session.scalar(sa.select(Account.trial_ends_at).where(Account.id == account_id))
+    trial_ends_at, paused_at = db.session.execute(
+        sa.select(Account.trial_ends_at, Account.dialing_paused_at).where(Account.id == account_id)).first() \
+        or (None, None)
     paid_until = db.session.scalar(
         sa.select(sa.func.max(RentPeriod.ends_at))
         .where(RentPeriod.account_id == account_id, RentPeriod.starts_at <= now, RentPeriod.ends_at > now))
@@ -64,4 +69,4 @@ def status_of(account_id: int, now: dt.datetime | None = None) -> AccountStatus:
         state = State.NEGATIVE
     else:
         state = State.ACTIVE if paid_until is not None else State.TRIAL
-    return AccountStatus(state, balance_kop, trial_ends_at, paid_until)
+    return AccountStatus(state, balance_kop, trial_ends_at, paid_until, paused_at is not None)

@@ -453,7 +453,11 @@ owner_email = notifications.owner_email
 def forward_passive(request: CallbackRequest, reason: str | None = None) -> bool:
     """D14/B4/B5: the request goes to the owner by e-mail instead of a call; once per request, if the account
     has not switched these letters off (N1). `reason`: the dialing gate's refusal, when it made the request
-    passive (the letter then says why: e.g. `spend_cap`, X1)."""
+    passive (the letter then says why: e.g. `spend_cap`, X1); a request stored passive while the spend cap
+    paused the account's dialing says so too."""
+    if reason is None and db.session.scalar(sa.select(Account.dialing_paused_at)
+                                            .where(Account.id == request.account_id)) is not None:
+        reason = "spend_cap"
     recipient = owner_email(request.account_id)
     if recipient is None:
         log.warning("passive request %s: account %s has no owner to e-mail", request.id, request.account_id)

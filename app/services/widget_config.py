@@ -93,10 +93,10 @@ def _publish(site_key: str) -> Published | None:
 def config_for(site: Site | PublishedSite, settings: SiteSettings, now: dt.datetime | None = None) -> dict:
     """The widget's configuration for `site` with `settings` (saved or, for the live preview, not yet).
 
-    `mode` is "passive" while the account's rent has ended or its balance is negative (B4, B5): no scenario
-    opens the widget and requests are forwarded, not dialed. Served configurations are cached for
-    WIDGET_CONFIG_CACHE_S, so a change of the account's state reaches visitors within that time (the request
-    itself is judged afresh by `callbacks.create`).
+    `mode` is "passive" while the account's rent has ended, its balance is negative or the spend cap paused
+    its dialing (B4, B5, X1): no scenario opens the widget and requests are forwarded, not dialed. Served
+    configurations are cached for WIDGET_CONFIG_CACHE_S, so a change of the account's state reaches visitors
+    within that time (the request itself is judged afresh by `callbacks.create`).
     """
     now = now or utcnow()
     is_open = schedule.is_open(settings, now)

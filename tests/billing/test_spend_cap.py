@@ -14,7 +14,7 @@ from helpers import csrf_token, login, set_global_setting, top_up
 from app.db import utcnow
 from app.extensions import db
 from app.models import Account, AuditLog, LedgerTransaction, Notification
-from app.services import charges, spend_guard
+from app.services import charges, site_settings, sites, spend_guard, widget_config
 
 SMS_KOP = 300  # the starting tariff's SMS retail price
 CAP = 1000  # kopecks: the 4th SMS of an hour reaches it
@@ -159,6 +159,24 @@ def _pause(account_id: int) -> None:
     db.session.get(Account, account_id).spend_cap_per_hour_kop = SMS_KOP
     _sms(account_id)
     assert _paused(account_id)
+
+
+def test_a_paused_account_s_widget_promises_no_call_until_resumed(app_ctx, accounts):
+    """While paused the widget is passive (no scenario opens it, no call in 28 s is promised)."""
+    a = accounts["a"][0]
+    site = sites.create_site(db.session.get(Account, a), "Shop", ["shop.example.com"])
+    db.session.commit()
+
+    def widget() -> tuple[str, int]:
+        config = widget_config.config_for(site, site_settings.effective_settings(a, site.id))
+        return config["mode"], len(config["scenarios"])
+
+    assert widget()[0] != "passive" and widget()[1] > 0
+    _pause(a)
+    assert widget() == ("passive", 0)
+    spend_guard.resume(db.session.get(Account, a))
+    db.session.commit()
+    assert widget()[0] != "passive" and widget()[1] > 0
 
 
 def _cabinet(app, email: str, password: str):

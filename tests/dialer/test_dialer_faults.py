@@ -75,7 +75,7 @@ def wait_for(predicate, what: str, workers, timeout: float = 15):
 
 
 def visitors(count: int) -> list[str]:
-    return [f"+7999555{n:04d}" for n in range(count)]
+    return [f"+7916{n:03d}5555" for n in range(count)]  # distinct prefixes: the per-prefix limit (X1) stays out
 
 
 # ---------------------------------------------------------------------------------------------------------------

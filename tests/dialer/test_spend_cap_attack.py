@@ -54,10 +54,11 @@ def test_an_attack_of_unanswered_calls_is_paused_at_the_cap(served_app, sandbox,
         db.session.commit()
     sandbox.set_rules({"default": {"action": "no_answer"}, "numbers": {ANNA: {"action": "answer"}}})
 
-    requests = []
+    requests, promised = [], []
     for n in range(ATTACK):
         created = request_call(shop, phone=_victim(n))
         assert created["status_code"] == 201
+        promised.append(created["mode"])
         requests.append(settle(created["id"]))
 
     with app.app_context():
@@ -72,6 +73,8 @@ def test_an_attack_of_unanswered_calls_is_paused_at_the_cap(served_app, sandbox,
     assert requests[:len(dialed)] == dialed  # dialed until the pause, none after it
     assert {(r.status, r.mode, r.outcome) for r in dialed} == {("completed", "instant", "client_no_answer")}
     assert {(r.status, r.mode) for r in held} == {("passive", "passive")}
+    # Once paused, the widget stops promising a call in 28 s: the API answers passive.
+    assert promised == ["instant"] * len(dialed) + ["passive"] * len(held)
 
     with app.app_context():
         queued = db.session.scalar(sa.select(sa.func.count()).select_from(Notification))
@@ -84,6 +87,7 @@ def test_an_attack_of_unanswered_calls_is_paused_at_the_cap(served_app, sandbox,
     assert [m.rcpt_tos for m in owner_alerts] == [[owner]] and [m.rcpt_tos for m in service_alerts] == [[OPS]]
     assert len(forwarded) == len(held) and all(m.rcpt_tos == [owner] for m in forwarded)
     assert all(_victim(n) in " ".join(m.text for m in forwarded) for n in range(len(dialed), ATTACK))
+    assert all("лимита расходов" in m.text for m in forwarded)  # the letter says why no call was made
 
     # Another account is not paused by this one's spend: its request is dialed.
     created = request_call(other, phone=_victim(ATTACK))
