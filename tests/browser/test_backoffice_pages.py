@@ -8,6 +8,7 @@ A new view is opened without editing this file; one whose URL needs a key this f
 """
 from __future__ import annotations
 
+import datetime as dt
 import email.message
 import mailbox
 import re
@@ -60,6 +61,7 @@ def seeded(app, make_client_user, make_staff_user):
 
     Returns {endpoint: {"id": row id, or another variable of that view's URLs}}.
     """
+    from app.db import utcnow
     from app.extensions import db
     from app.models import (
         Account,
@@ -70,6 +72,7 @@ def seeded(app, make_client_user, make_staff_user):
         LedgerTransaction,
         ManagerLine,
         Notification,
+        NumberBlock,
     )
     from app.services import notifications, sites
 
@@ -84,11 +87,14 @@ def seeded(app, make_client_user, make_staff_user):
         entry = BlacklistEntry(account=account, kind="number", value="+79167654321", note="spammer")
         global_entry = BlacklistEntry(account_id=None, kind="ip", value="198.51.100.7", note="bot")
         opening = AccountPermission(account=account, key="widget.design.edit", is_granted=True)
-        db.session.add_all([department, line, entry, global_entry, opening])
+        block = NumberBlock(phone="+79165550011", reason="limit_number", created_at=utcnow(),
+                            until=utcnow() + dt.timedelta(hours=24))
+        account.dialing_paused_at = utcnow()  # the accounts list shows a pause by the spend cap
+        db.session.add_all([department, line, entry, global_entry, opening, block])
         db.session.commit()
         rows = {"accounts": account.id, "users": client_id, "openings": opening.id, "sites": site.id,
                 "lines": line.id, "departments": department.id, "blacklist": entry.id,
-                "global_blacklist": global_entry.id,
+                "global_blacklist": global_entry.id, "number_blocks": block.id,
                 "tariffs": 1, "tariff_versions": 1,  # the starting tariff of migration 0004
                 "ledger": db.session.scalar(sa.select(LedgerTransaction.id)
                                             .where(LedgerTransaction.key == f"gift:{account.id}")),
