@@ -12,7 +12,10 @@ raising it: a broken template or a mail-side bug must never undo a payment or a 
 - `rent_added(period)` from `rent._add_period` (bought, renewed, resumed): `rent_renewed`, key
   `rent_renewed:<the period's rent ledger key>`;
 - `charged(account_id, posted)` from `charges._post_split` (a call or SMS the client paid for): `spending` at
-  the "instant" frequency, key `spending:<ledger key>`.
+  the "instant" frequency, key `spending:<ledger key>`;
+- `dialing_paused(account, now, spent, cap)` from `spend_guard` (X1: the hourly spend cap reached):
+  `dialing_paused` to the owner and `dialing_paused_service` to the service (`service_recipients`), keys
+  `dialing_paused[_service]:<account>:<pause time>`.
 
 Schedules (`dialer/tasks/notify.py`: `notify.daily` every 10 minutes, single-flight):
 - `rent_expired` on every run, for a service that stopped within EXPIRED_WITHIN (the trial or the last paid
@@ -53,9 +56,11 @@ from app.models import (
     Notification,
     Payment,
     RentPeriod,
+    Role,
     SmsMessage,
+    User,
 )
-from app.services import ledger, notifications, phones
+from app.services import ledger, notifications, outbox, phones
 from app.services.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -191,6 +196,30 @@ class Charge:
     number: str | None  # the client's (called) number, or the SMS's destination
     amount_kop: int  # what the client paid (positive)
     key: str
+
+
+@_guarded
+def dialing_paused(account: Account, now: dt.datetime, spent_kop: int, cap_kop: int) -> None:
+    """X1: the spend cap paused the account's dialing: the owner and the service are told, once per pause."""
+    from app.urls import external_url
+
+    context = {**_base(account), "paused_at": _local(account, now), "spent_kop": spent_kop, "cap_kop": cap_kop,
+               "cabinet_url": external_url("portal.dashboard")}
+    stamp = now.astimezone(dt.UTC).isoformat()
+    notifications.notify(account.id, "dialing_paused", context, dedup_key=f"dialing_paused:{account.id}:{stamp}")
+    context["admin_url"] = external_url("accounts.details_view", id=account.id)
+    for recipient in service_recipients():
+        outbox.queue_email("dialing_paused_service", recipient, context, locale="ru", account_id=account.id,
+                           dedup_key=f"dialing_paused_service:{account.id}:{stamp}:{recipient}"[:200])
+
+
+def service_recipients() -> list[str]:
+    """Where the service's alerts go: `service_alert_email`, else every active administrator."""
+    address = get_settings().service_alert_email
+    if address:
+        return [address]
+    return list(db.session.scalars(sa.select(User.email).where(User.role == Role.ADMIN.value,
+                                                               User.is_active.is_(True)).order_by(User.id)))
 
 
 def charged(account_id: int, posted: ledger.Posted | None) -> Notification | None:

@@ -8,7 +8,8 @@ paused until its owner or the service's staff resume it.
   spend does not pause it again at once.
 - The pause: `account.dialing_paused_at`, set by a guarded `UPDATE ... WHERE dialing_paused_at IS NULL`, so of
   any number of concurrent checks exactly one pauses and queues the alerts (the owner's `dialing_paused`, and
-  `dialing_paused_service` to `service_alert_email` or every active administrator), through the outbox.
+  `dialing_paused_service` to `service_alert_email` or every active administrator: `notify_events.dialing_paused`),
+  through the outbox.
 - Checked after every charge the client pays (`charges._post_split`) and at the dialing gate (`charges.may_dial`,
   reason `spend_cap`), so charges posted concurrently, which do not see each other, are caught by the next gate.
 - `resume` clears the pause and restarts the window (cabinet: the owner with `billing.view`; back office:
@@ -27,8 +28,8 @@ import sqlalchemy as sa
 
 from app.db import utcnow
 from app.extensions import db
-from app.models import Account, LedgerAccount, LedgerEntry, LedgerTransaction, Role, User
-from app.services import notifications, outbox
+from app.models import Account, LedgerAccount, LedgerEntry, LedgerTransaction
+from app.services import notify_events
 from app.services.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -92,30 +93,7 @@ def _pause(account: Account, now: dt.datetime, spent: int, cap: int) -> None:
     if not moved:
         return
     log.warning("account %s: dialing paused, %s kop spent in the hour, cap %s kop", account.id, spent, cap)
-    _alert(account, now, spent, cap)
-
-
-def _alert(account: Account, now: dt.datetime, spent: int, cap: int) -> None:
-    from app.services import notify_events
-    from app.urls import external_url
-
-    context = {**notify_events._base(account), "paused_at": notify_events._local(account, now),
-               "spent_kop": spent, "cap_kop": cap, "cabinet_url": external_url("portal.dashboard")}
-    stamp = now.astimezone(dt.UTC).isoformat()
-    notifications.notify(account.id, "dialing_paused", context, dedup_key=f"dialing_paused:{account.id}:{stamp}")
-    context["admin_url"] = external_url("accounts.details_view", id=account.id)
-    for recipient in service_recipients():
-        outbox.queue_email("dialing_paused_service", recipient, context, locale="ru", account_id=account.id,
-                           dedup_key=f"dialing_paused_service:{account.id}:{stamp}:{recipient}"[:200])
-
-
-def service_recipients() -> list[str]:
-    """`service_alert_email`, else every active administrator."""
-    address = get_settings().service_alert_email
-    if address:
-        return [address]
-    return list(db.session.scalars(sa.select(User.email).where(User.role == Role.ADMIN.value,
-                                                               User.is_active.is_(True)).order_by(User.id)))
+    notify_events.dialing_paused(account, now, spent, cap)
 
 
 def after_charge(account_id: int) -> None:
