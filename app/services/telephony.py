@@ -65,16 +65,30 @@ def new_attempt(request_id: int, number: int) -> tuple[CallAttempt, str]:
 
 
 def record_start(attempt_id: int, plan: base.CallbackPlan, result: base.StartResult) -> None:
-    """Store the plan sent and the provider's answer on the attempt. The call id is kept if the attempt already
-    learnt it from an event (events may arrive before the start's answer is stored)."""
+    """Store the plan sent and the provider's answer on the attempt. Events may arrive before the answer is
+    stored, and the attempt then learnt its call id from the first one; the answer's own id (from our request
+    to the provider) wins over one learnt from an event, so a stray event cannot tie the attempt to another
+    call and leave its real one unsettled."""
     values = {"plan": stored_plan(plan), "start_outcome": result.status, "start_code": result.code,
               "started_at": utcnow()}
     db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt_id).values(values)
                        .execution_options(synchronize_session=False))
     if result.call_id:
-        db.session.execute(sa.update(CallAttempt)
-                           .where(CallAttempt.id == attempt_id, CallAttempt.provider_call_id.is_(None))
-                           .values(provider_call_id=result.call_id).execution_options(synchronize_session=False))
+        _take_answer_call_id(attempt_id, result.call_id)
+
+
+def _take_answer_call_id(attempt_id: int, call_id: str) -> None:
+    provider, learnt = db.session.execute(sa.select(CallAttempt.provider, CallAttempt.provider_call_id)
+                                          .where(CallAttempt.id == attempt_id)).one()
+    if learnt == call_id:
+        return
+    other = aliased(CallAttempt)
+    taken = sa.select(other.id).where(other.provider == provider, other.provider_call_id == call_id).exists()
+    db.session.execute(sa.update(CallAttempt).where(CallAttempt.id == attempt_id, ~taken)
+                       .values(provider_call_id=call_id).execution_options(synchronize_session=False))
+    if learnt is not None:
+        current_app.logger.warning("attempt %s: an event named call %s, the provider's answer %s; the answer's "
+                                   "id is kept", attempt_id, learnt, call_id)
 
 
 def stored_plan(plan: base.CallbackPlan) -> dict:

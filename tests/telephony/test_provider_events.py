@@ -10,6 +10,7 @@ from mtt_helpers import CLIENT, make_plan
 from app.extensions import db
 from app.models import CallAttempt, CallbackRequest, CallRecord, ProviderEvent
 from app.services import telephony
+from dialer.providers.base import StartResult
 from dialer.tasks.telephony import attempt_event
 
 
@@ -99,6 +100,23 @@ def test_an_attempt_whose_start_outcome_was_unknown_learns_its_call_id_from_its_
 
     assert attempt_row(app, attempt_id).provider_call_id == "cb-77"
     assert client.get(f"/hooks/mtt/{token}?event=end_side_A&id=cb-78").status_code == 400
+
+
+def test_the_start_answer_s_call_id_wins_over_one_a_stray_event_taught(app, client):
+    """An event naming another call reached the attempt's URL before MTT's answer to the start was stored: the
+    answer's id is kept, so the real call's events are accepted and it is settled (the load bench found one
+    request left `dialing` for ever when the stray id won)."""
+    attempt_id, token = new_attempt(app, call_id=None)
+    assert client.get(f"/hooks/mtt/{token}?event=start_side_A&id=cb-stray").status_code == 200
+
+    with app.app_context():
+        telephony.record_start(attempt_id, make_plan("http://127.0.0.1/hooks/mtt/x"),
+                               StartResult("accepted", call_id="cb-real"))
+        db.session.commit()
+
+    assert attempt_row(app, attempt_id).provider_call_id == "cb-real"
+    assert client.get(f"/hooks/mtt/{token}?event=start_side_B&id=cb-real").status_code == 200
+    assert client.get(f"/hooks/mtt/{token}?event=end_side_A&id=cb-stray").status_code == 400
 
 
 def test_an_unknown_attempt_cannot_take_another_attempts_call_id(app, client):
