@@ -58,3 +58,14 @@ def stored_requests(app):
             return rows
 
     return read
+
+
+@pytest.fixture
+def dialed(app, monkeypatch):
+    """The request ids handed to the dialer's queue: the endpoint dials on create, the queue is a list."""
+    import dialer.tasks.dialing
+
+    queued: list[int] = []
+    app.config["DIALER_DIAL_ON_CREATE"] = True
+    monkeypatch.setattr(dialer.tasks.dialing, "enqueue", queued.append)
+    return queued

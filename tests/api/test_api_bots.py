@@ -12,16 +12,6 @@ from helpers import set_global_setting
 pytestmark = pytest.mark.backends
 
 
-@pytest.fixture
-def dialed(app, monkeypatch):
-    import dialer.tasks.dialing
-
-    queued: list[int] = []
-    app.config["DIALER_DIAL_ON_CREATE"] = True
-    monkeypatch.setattr(dialer.tasks.dialing, "enqueue", queued.append)
-    return queued
-
-
 def rejections_logged(caplog, app) -> list[str]:
     return [r.getMessage().split(" site=")[0] for r in caplog.records
             if r.name == app.logger.name and r.levelno == logging.WARNING and "rejected" in r.getMessage()]

@@ -14,17 +14,6 @@ ALWAYS_OPEN = {day: {"is_open": True, "opens_at": "00:00", "closes_at": "00:00"}
 pytestmark = pytest.mark.backends
 
 
-@pytest.fixture
-def dialed(app, monkeypatch):
-    """The request ids handed to the dialer's queue: the endpoint dials on create, the queue is a list."""
-    import dialer.tasks.dialing
-
-    queued: list[int] = []
-    app.config["DIALER_DIAL_ON_CREATE"] = True
-    monkeypatch.setattr(dialer.tasks.dialing, "enqueue", queued.append)
-    return queued
-
-
 def refusals_logged(caplog, app) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if r.name == app.logger.name and r.levelno == logging.WARNING and "refused" in r.getMessage()]
