@@ -140,6 +140,10 @@ def from_env(env: dict[str, str] | None = None) -> dict:
         "PREFERRED_URL_SCHEME": "https" if public_url.startswith("https://") else "http",
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down (restarting): the per-process throttle counts in memory meanwhile, and a failure to write its
+        # headers is logged, never a 500. The abuse limits (X1) do not fall back: they answer 503 (docs/faults.md).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # How long each process reuses a built widget configuration (0: build it for every request).
         "WIDGET_CONFIG_CACHE_S": int(env.get("WIDGET_CONFIG_CACHE_S") or 10),
         # Per IP address and process, before the abuse limits (X1) that count across processes.
